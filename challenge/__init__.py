@@ -1,0 +1,58 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import CONFIGS, INSTANCE_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; `config` (a mapping) overrides the environment's Config class."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(INSTANCE_DIR),
+    )
+    env_name = (config or {}).get("APP_ENV") or os.environ.get("APP_ENV", "development")
+    if env_name not in CONFIGS:
+        raise RuntimeError(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {env_name!r}")
+    app.config.from_object(CONFIGS[env_name])
+    if config:
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set in the environment (production requires it).")
+    if app.config["DATABASE_URL"].startswith("sqlite:///"):
+        Path(app.config["DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+
+    from challenge import db, errorpages, extensions, security, templating
+
+    db.init_app(app)
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.login_manager.init_app(app)
+    security.init_app(app)
+    templating.init_app(app)
+    errorpages.init_app(app)
+
+    from challenge import cli, pages
+    from challenge.accounts import views as accounts_views
+    from challenge.accounts.admin import bp as admin_bp
+    from challenge.accounts.panels import register_core_panels
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(admin_bp)
+    register_core_panels(app)
+    cli.init_app(app)
+    return app

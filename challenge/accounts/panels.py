@@ -1,0 +1,21 @@
+"""The dashboard panels every role starts with; later packages register richer ones."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from challenge.dashboard import Panel, register_panel
+
+CORE_PANELS = (
+    Panel("patient", "Your surveys", "dashboard/_patient.html", order=10),
+    Panel("entrant", "Your teams", "dashboard/_entrant.html", order=20),
+    Panel("judge", "Your judging queue", "dashboard/_judge.html", order=30),
+    Panel("organizer", "Run the platform", "dashboard/_organizer.html", order=40),
+    Panel("safety", "Safety queue", "dashboard/_safety.html", order=50),
+)
+
+
+def register_core_panels(app: Flask) -> None:
+    """Register the default panel of each role."""
+    for panel in CORE_PANELS:
+        register_panel(app, panel)

@@ -1,0 +1,72 @@
+"""The schema matches the models; the CLI commands of CONTRACTS.md for accounts and demo."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select
+
+from challenge.accounts.models import User
+from challenge.audit import AuditEvent
+from challenge.models import Base
+
+
+def test_migrations_produce_exactly_the_models(app):
+    engine = app.extensions["db_engine"]
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_db_upgrade_is_safe_to_rerun(app):
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+
+
+def test_users_create_reads_password_from_stdin(app, session):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "Ana@Example.org", "--role", "judge",
+                                 "--role", "organizer", "--name", "Ana"],
+                           input="a long judge passphrase\n")
+    assert result.exit_code == 0, result.output
+    user = session.scalar(select(User).where(User.email == "ana@example.org"))
+    assert user.roles == {"judge", "organizer"} and user.name == "Ana"
+    assert session.scalar(select(AuditEvent.action)) == "user.created"
+
+
+def test_users_create_bad_input_exits_1_and_changes_nothing(app, session):
+    runner = app.test_cli_runner()
+    weak = runner.invoke(args=["users", "create", "a@example.org", "--role", "judge"],
+                         input="password\n")
+    assert weak.exit_code == 1 and "too common" in weak.stderr
+    empty = runner.invoke(args=["users", "create", "a@example.org", "--role", "judge"], input="")
+    assert empty.exit_code == 1 and "no password" in empty.stderr
+    bad_role = runner.invoke(args=["users", "create", "a@example.org", "--role", "king"],
+                             input="a long passphrase\n")
+    assert bad_role.exit_code == 2
+    ok = runner.invoke(args=["users", "create", "a@example.org", "--role", "judge"],
+                       input="a long passphrase\n")
+    assert ok.exit_code == 0
+    again = runner.invoke(args=["users", "create", "A@example.org", "--role", "judge"],
+                          input="a long passphrase\n")
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert session.scalar(select(func.count(User.id))) == 1
+
+
+def test_demo_load_prints_logins_and_is_idempotent(app, session):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "load"])
+    assert first.exit_code == 0, first.output
+    assert "organizer@demo.example" in first.stdout
+    count = session.scalar(select(func.count(User.id)))
+    second = runner.invoke(args=["demo", "load"])
+    assert second.exit_code == 0
+    assert session.scalar(select(func.count(User.id))) == count
+    roles = set(session.scalars(select(User)).all()[0].roles)
+    assert roles
+
+
+def test_demo_refused_in_production(app):
+    app.config["DEMO_ALLOWED"] = False
+    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code == 1 and "not allowed" in result.stderr
