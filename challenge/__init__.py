@@ -49,10 +49,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from challenge.accounts import views as accounts_views
     from challenge.accounts.admin import bp as admin_bp
     from challenge.accounts.panels import register_core_panels
+    from challenge.safety import views as safety_views
+    from challenge.safety.panels import register_safety_panels
+    from surveys import admin_views as survey_admin_views
+    from surveys import personal as survey_personal
+    from surveys import views as survey_views
+    from surveys.panels import register_survey_admin_panels
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(survey_views.bp)
+    app.register_blueprint(survey_admin_views.bp)
+    app.register_blueprint(safety_views.bp)
     register_core_panels(app)
+    register_survey_admin_panels(app)
+    survey_personal.init_app(app)
+    register_safety_panels(app)
     cli.init_app(app)
     return app

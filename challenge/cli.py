@@ -75,5 +75,8 @@ def demo_load() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    for group in (db_cli, users_cli, demo_cli):
+    from challenge.safety.cli import safety_cli
+    from surveys.cli import surveys_cli
+
+    for group in (db_cli, users_cli, demo_cli, safety_cli, surveys_cli):
         app.cli.add_command(group)

@@ -38,6 +38,8 @@ def panels_for(user, session: Session) -> list[Panel]:
     """The panels for `user`'s roles, in display order, each with its context loaded."""
     registered = current_app.extensions.get("dashboard_panels", {}).values()
     chosen = sorted((p for p in registered if user.has_role(p.role)), key=lambda p: p.order)
+    # A panel shared by several roles (e.g. safety flags) shows once for a person holding both.
+    chosen = list({p.title: p for p in reversed(chosen)}.values())[::-1]
     return [
         Panel(p.role, p.title, p.template, p.order, None,
               p.loader(session, user) if p.loader else {})

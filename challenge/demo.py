@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from challenge.accounts import services as accounts
+from surveys import demo as survey_demo
 
 
 @dataclass(frozen=True)
@@ -45,4 +46,5 @@ def load(session: Session) -> list[DemoLogin]:
         ensure_user(session, email, password, [role], name)
         logins.append(DemoLogin(role, email, password))
     session.flush()
+    survey_demo.load(session)
     return logins

@@ -65,6 +65,8 @@ def navigation_for(user) -> list[tuple[str, str]]:
         return items
     items.append(("accounts.dashboard", "Dashboard"))
     if user.has_role("organizer"):
-        items += [("admin.users", "People"), ("admin.outbox", "Outbox"),
-                  ("admin.audit", "Audit log")]
+        items += [("survey_admin.index", "Surveys"), ("admin.users", "People"),
+                  ("admin.outbox", "Outbox"), ("admin.audit", "Audit log")]
+    if user.has_role("organizer", "safety"):
+        items.append(("safety.queue", "Safety"))
     return items

@@ -11,7 +11,7 @@ All numbers are returned unrounded; rounding is a display concern.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -254,17 +254,67 @@ def bootstrap_opportunity_ci(
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
 
+    return bootstrap_table_ci(table_from_pairs(arr), resamples=resamples, seed=seed,
+                              level=level)
+
+
+@dataclass(frozen=True)
+class TopBoxTable:
+    """Respondents who rated both parts of a need, by (important?, satisfied?).
+
+    Everything the opportunity score and its bootstrap depend on, so the database can
+    count it with one GROUP BY instead of handing over every rating.
+    """
+
+    both: int
+    important_only: int
+    satisfied_only: int
+    neither: int
+
+    @property
+    def n(self) -> int:
+        return self.both + self.important_only + self.satisfied_only + self.neither
+
+    @property
+    def importance_top2(self) -> int:
+        return self.both + self.important_only
+
+    @property
+    def satisfaction_top2(self) -> int:
+        return self.both + self.satisfied_only
+
+
+def table_from_pairs(pairs: Sequence[tuple[int, int]]) -> TopBoxTable:
+    """Count paired 1-5 ratings into a TopBoxTable."""
+    arr = _as_pairs(pairs)
     top = arr >= _TOP2_THRESHOLD
+    both = int(np.sum(top[:, 0] & top[:, 1]))
+    imp_only = int(np.sum(top[:, 0] & ~top[:, 1]))
+    sat_only = int(np.sum(~top[:, 0] & top[:, 1]))
+    return TopBoxTable(both, imp_only, sat_only, int(arr.shape[0]) - both - imp_only - sat_only)
+
+
+def bootstrap_table_ci(
+    table: TopBoxTable,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of O from a TopBoxTable (see bootstrap_opportunity_ci)."""
+    n = table.n
+    if n == 0:
+        raise ValueError("bootstrap needs at least one respondent")
+    if isinstance(resamples, bool) or int(resamples) != resamples or resamples < 1:
+        raise ValueError("resamples must be a positive integer")
+    if not 0 < level < 1:
+        raise ValueError("level must be between 0 and 1")
     # O depends on a resample only through how many drawn respondents fall in each of the four
     # (important?, satisfied?) combinations. Drawing n respondents with replacement therefore
     # gives exactly multinomial(n, observed shares) counts of those combinations, so we draw
     # the counts directly: the same bootstrap distribution as resampling respondent indices,
     # with O(resamples) memory instead of O(resamples * n).
-    both = int(np.sum(top[:, 0] & top[:, 1]))
-    imp_only = int(np.sum(top[:, 0] & ~top[:, 1]))
-    sat_only = int(np.sum(~top[:, 0] & top[:, 1]))
-    neither = n - both - imp_only - sat_only
-    shares = np.array([both, imp_only, sat_only, neither], dtype=np.float64) / n
+    shares = np.array([table.both, table.important_only, table.satisfied_only, table.neither],
+                      dtype=np.float64) / n
 
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(n, shares, size=int(resamples))
@@ -291,14 +341,25 @@ def score_need(
     ``pairs`` must only hold respondents who rated both importance and satisfaction. The
     bootstrap runs only when the need is publishable (n >= min_cell_size).
     """
-    n, ki, ks = top2_counts(pairs)
+    return score_table(table_from_pairs(pairs), min_cell_size, resamples, seed, level)
+
+
+def score_table(
+    table: TopBoxTable,
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    level: float = 0.95,
+) -> ScoredNeed:
+    """Score one need from its TopBoxTable: NeedScore, status, bootstrap CI, robust flag."""
+    n, ki, ks = table.n, table.importance_top2, table.satisfaction_top2
     if n == 0:
         return ScoredNeed(n=0, status=INSUFFICIENT, score=None, opportunity_ci=None, robust=False)
     score = opportunity(ki, ks, n)
     status = need_status(score, min_cell_size)
     if status == INSUFFICIENT:
         return ScoredNeed(n=n, status=status, score=score, opportunity_ci=None, robust=False)
-    ci = bootstrap_opportunity_ci(pairs, resamples=resamples, seed=seed, level=level)
+    ci = bootstrap_table_ci(table, resamples=resamples, seed=seed, level=level)
     robust = status == UNDERSERVED and ci[0] >= 10
     return ScoredNeed(n=n, status=status, score=score, opportunity_ci=ci, robust=robust)
 
@@ -311,7 +372,9 @@ def is_publishable(n: int, min_cell_size: int = DEFAULT_MIN_CELL_SIZE) -> bool:
 
 
 def suppress_cells(
-    counts: Mapping[str, int], min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+    counts: Mapping[str, int],
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
+    forced: Iterable[str] = (),
 ) -> set[str]:
     """Return the keys of the cells to suppress within ONE segment question (METHODS.md s. 2).
 
@@ -333,6 +396,9 @@ def suppress_cells(
 
     So the hidden total is either zero cells or at least min_cell_size respondents, and no
     single hidden count can be recovered from the published total.
+
+    ``forced`` names cells that must be hidden whatever their size (for example cells
+    already hidden at a coarser level); they count towards the hidden total.
     """
     if min_cell_size < 0:
         raise ValueError("min_cell_size must not be negative")
@@ -342,6 +408,7 @@ def suppress_cells(
             raise ValueError(f"count of {key!r} must not be negative")
 
     suppressed = {key for key, value in counts.items() if value < min_cell_size}
+    suppressed |= {key for key in forced if key in counts}
     if not suppressed:
         return suppressed
     hidden = sum(counts[key] for key in suppressed)

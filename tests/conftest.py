@@ -7,14 +7,17 @@ each test (TRUNCATE ... RESTART IDENTITY), so each test starts from a clean data
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from flask.testing import FlaskClient
+from sqlalchemy import make_url, text
 
 from challenge import clock, create_app, migrate
 from challenge.db import make_engine
@@ -26,30 +29,40 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
-def _schema_template(tmp_path_factory) -> str:
-    """Migrate an empty database once; return its URL (SQLite: the template file)."""
+def _schema_template(tmp_path_factory) -> Iterator[str]:
+    """Migrate an empty database once; yield its URL (SQLite: the template file).
+
+    On PostgreSQL each test session creates its own database next to TEST_DATABASE_URL's
+    and drops it at the end, so concurrent runs on one server never meet.
+    """
     if ON_POSTGRES:
-        engine = make_engine(TEST_DATABASE_URL)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        admin = make_engine(TEST_DATABASE_URL).execution_options(isolation_level="AUTOCOMMIT")
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(TEST_DATABASE_URL).set(database=name)
+        engine = make_engine(url.render_as_string(hide_password=False))
         migrate.upgrade(engine)
         engine.dispose()
-        return TEST_DATABASE_URL
+        yield url.render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        return
     path = tmp_path_factory.mktemp("schema") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
     engine.dispose()  # the last connection to close folds the WAL into the file
     assert not Path(f"{path}-wal").exists()
-    return str(path)
+    yield str(path)
 
 
 @pytest.fixture
 def database_url(_schema_template, tmp_path) -> Iterator[str]:
     """A clean, migrated database for one test."""
     if ON_POSTGRES:
-        yield TEST_DATABASE_URL
-        engine = make_engine(TEST_DATABASE_URL)
+        yield _schema_template
+        engine = make_engine(_schema_template)
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -70,10 +83,28 @@ def app_config(database_url, tmp_path) -> dict:
     }
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in a fresh context, like a real server.
+
+    Without this, a request made while a test holds an app context would share that
+    context's `g` (its database session and Flask-Login's cached user). Before each
+    request the test's own Session commits and forgets what it loaded, so the request
+    sees the test's changes, SQLite's write lock is free, and later reads are fresh.
+    """
+
+    def open(self, *args, **kwargs):
+        test_session = self.application.extensions.get("test_session")
+        if test_session is not None:
+            test_session.commit()
+            test_session.expire_all()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config):
     """The application, on a clean database."""
     application = create_app(app_config)
+    application.test_client_class = IsolatedClient
     yield application
     clock.freeze(None)
     application.extensions["db_engine"].dispose()
@@ -91,7 +122,10 @@ def session(app):
     with app.app_context():
         from challenge.db import db_session
 
-        yield db_session()
+        test_session = db_session()
+        app.extensions["test_session"] = test_session
+        yield test_session
+        app.extensions.pop("test_session", None)
 
 
 @pytest.fixture

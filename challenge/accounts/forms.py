@@ -111,3 +111,12 @@ class ConfirmForm(FlaskForm):
     """An empty form: a POST button with CSRF (logout, confirmations)."""
 
     submit = SubmitField("Confirm")
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField("Your password, to confirm", validators=[DataRequired()])
+    confirm = BooleanField(
+        "I understand this cannot be undone",
+        validators=[DataRequired(message="Please tick to confirm.")],
+    )
+    submit = SubmitField("Delete my account")

@@ -7,11 +7,9 @@ from flask import Flask
 from challenge.dashboard import Panel, register_panel
 
 CORE_PANELS = (
-    Panel("patient", "Your surveys", "dashboard/_patient.html", order=10),
     Panel("entrant", "Your teams", "dashboard/_entrant.html", order=20),
     Panel("judge", "Your judging queue", "dashboard/_judge.html", order=30),
     Panel("organizer", "Run the platform", "dashboard/_organizer.html", order=40),
-    Panel("safety", "Safety queue", "dashboard/_safety.html", order=50),
 )
 
 

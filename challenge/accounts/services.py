@@ -110,6 +110,11 @@ def authenticate(session: Session, email: str, password: str, *, ip: str | None 
     return user
 
 
+def check_password(user: User, password: str) -> bool:
+    """Whether `password` is the user's current password."""
+    return bool(user.password_hash) and check_password_hash(user.password_hash, password)
+
+
 def end_all_sessions(user: User) -> None:
     """Rotate the session token: every cookie issued before stops working."""
     user.session_token = new_session_token()

@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -15,10 +16,11 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from challenge import audit, clock, dashboard
-from challenge.accounts import services
+from challenge.accounts import mydata, services
 from challenge.accounts.forms import (
     ChangePasswordForm,
     ConfirmForm,
+    DeleteAccountForm,
     ForgotPasswordForm,
     LoginForm,
     RegisterForm,
@@ -210,6 +212,43 @@ def change_password():
             flash("Your password is changed. Please log in with the new one.", "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/change_password.html", form=form)
+
+
+@bp.get("/account/data")
+@login_required
+def my_data():
+    """Download everything held about me, or delete my account."""
+    return render_template("accounts/my_data.html", form=DeleteAccountForm())
+
+
+@bp.get("/account/data.json")
+@login_required
+def my_data_download():
+    """Everything the platform holds about the signed-in person, as JSON."""
+    dbs = db_session()
+    document = mydata.export(dbs, current_user)
+    dbs.commit()
+    response = jsonify(document)
+    response.headers["Content-Disposition"] = "attachment; filename=my-data.json"
+    return response
+
+
+@bp.post("/account/delete")
+@login_required
+def delete_account():
+    """Delete the account after the password is confirmed; every session ends."""
+    form = DeleteAccountForm()
+    dbs = db_session()
+    if form.validate_on_submit():
+        if services.check_password(current_user, form.password.data):
+            mydata.delete_account(dbs, current_user)
+            dbs.commit()
+            logout_user()
+            session.clear()
+            flash("Your account and personal data are deleted.", "success")
+            return redirect(url_for("pages.home"))
+        form.password.errors = ["The password is not correct."]
+    return render_template("accounts/my_data.html", form=form), 422
 
 
 @bp.get("/dashboard", endpoint="dashboard")
