@@ -32,6 +32,9 @@ class Config:
     LOGIN_RATE_LIMIT_IP = os.environ.get("LOGIN_RATE_LIMIT_IP", "20 per minute")
     LOGIN_RATE_LIMIT_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute")
     MIN_CELL_SIZE = _int("MIN_CELL_SIZE", 11)
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")  # links in CLI messages
+    MAX_FILE_MB = _int("MAX_FILE_MB", 25)
+    TEAM_QUOTA_MB = _int("TEAM_QUOTA_MB", 100)
     SPONSOR_PRODUCTS = [
         p.strip() for p in os.environ.get("SPONSOR_PRODUCTS", "").split(",") if p.strip()
     ]
@@ -46,11 +49,12 @@ class Config:
 
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # the session lifetime bounds the token already
-    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH_MB", 110) * 1024 * 1024
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH_MB", MAX_FILE_MB + 1) * 1024 * 1024  # 1 file
 
     PASSWORD_HASH_METHOD = "scrypt"
     PASSWORD_RESET_MAX_AGE = _int("PASSWORD_RESET_MAX_AGE", 3600)
     INVITE_MAX_AGE = _int("INVITE_MAX_AGE", 14 * 24 * 3600)
+    INVITE_LINK_DAYS = _int("INVITE_LINK_DAYS", 7)  # team invitations (e-mail and links)
     OUTBOX_ECHO = False
     HSTS = False
     DEMO_ALLOWED = True

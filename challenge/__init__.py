@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from challenge.safety import views as safety_views
     from challenge.safety.panels import register_safety_panels
     from surveys import admin_views as survey_admin_views
+    from surveys import guideline_views, insights_views
     from surveys import personal as survey_personal
     from surveys import views as survey_views
     from surveys.panels import register_survey_admin_panels
@@ -61,6 +62,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(survey_views.bp)
     app.register_blueprint(survey_admin_views.bp)
+    app.register_blueprint(guideline_views.bp)
+    app.register_blueprint(insights_views.bp)
     app.register_blueprint(safety_views.bp)
     register_core_panels(app)
     register_survey_admin_panels(app)

@@ -77,6 +77,7 @@ def init_app(app: Flask) -> None:
     """Register the command groups."""
     from challenge.safety.cli import safety_cli
     from surveys.cli import surveys_cli
+    from surveys.insights_cli import insights_cli
 
-    for group in (db_cli, users_cli, demo_cli, safety_cli, surveys_cli):
+    for group in (db_cli, users_cli, demo_cli, safety_cli, surveys_cli, insights_cli):
         app.cli.add_command(group)

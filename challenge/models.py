@@ -2,7 +2,29 @@
 
 from challenge.accounts.models import ConsentRecord, User, UserRole
 from challenge.audit import AuditEvent
+from challenge.challenges.models import (
+    Challenge,
+    Invitation,
+    JoinRequest,
+    Membership,
+    Submission,
+    SubmissionFile,
+    SubmissionVersion,
+    Team,
+)
 from challenge.db import Base
+from challenge.judging.models import (
+    Assignment,
+    Conflict,
+    Criterion,
+    CriterionScore,
+    JudgeSeat,
+    Panel,
+    ResultEntry,
+    ResultSnapshot,
+    Review,
+    Rubric,
+)
 from challenge.outbox import OutboxMessage
 from challenge.safety.models import Flag, FlagEvent
 from surveys.models import (
@@ -17,7 +39,10 @@ from surveys.models import (
 )
 
 __all__ = [
-    "Answer", "AuditEvent", "Base", "ConsentRecord", "Flag", "FlagEvent", "OutboxMessage",
+    "Assignment", "Conflict", "Criterion", "CriterionScore", "JudgeSeat", "Panel",
+    "ResultEntry", "ResultSnapshot", "Review", "Rubric",
+    "Answer", "AuditEvent", "Base", "Challenge", "Invitation", "JoinRequest", "Membership",
+    "Submission", "SubmissionFile", "SubmissionVersion", "Team", "ConsentRecord", "Flag", "FlagEvent", "OutboxMessage",
     "GuidelineDocument", "GuidelineItem", "InsightReport", "Participation", "Question",
     "Response", "Survey", "User", "UserRole",
 ]

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from challenge import audit
 from challenge.errors import Conflict, NotFound, ValidationFailed
 from surveys import answers as rules
-from surveys import definition
+from surveys import definition, insights
 from surveys.models import Question, Response, Survey
 
 SETTINGS_FIELDS = (
@@ -369,6 +369,8 @@ def set_status(session: Session, survey: Survey, target: str, *, actor) -> Surve
     survey = _apply(session, doc, actor=actor)
     audit.record(session, f"survey.{verb}", actor=actor, target=f"survey:{survey.slug}",
                  before=before, after=target)
+    if target == "closed":  # the final answers: store the report they give
+        insights.refresh(session, survey, trigger="closed", actor=actor)
     return survey
 
 

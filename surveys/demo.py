@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from challenge import clock
-from surveys import definition
+from surveys import definition, guidelines, insights
 from surveys.models import Response, Survey
 from surveys.services import add_answer
 
@@ -149,8 +149,18 @@ def load(session: Session) -> Survey:
     survey, _changed = definition.apply(session, DOCUMENT)
     existing = session.scalar(select(func.count(Response.id)).where(
         Response.survey_id == survey.id)) or 0
-    if existing:
-        return survey
+    if not existing:
+        _add_responses(session, survey)
+    if guidelines.published(session, survey) is None:
+        report = insights.latest(session, survey) or insights.refresh(session, survey,
+                                                                        trigger="demo")
+        draft = guidelines.current_draft(session, survey) or guidelines.generate_draft(
+            session, survey, report)
+        guidelines.publish(session, draft)
+    return survey
+
+
+def _add_responses(session: Session, survey: Survey) -> None:
     rng = random.Random(20270110)  # noqa: S311 - demo data, not security
     today = clock.today_utc()
     questions = {q.key: q for q in survey.active_questions}
@@ -166,4 +176,3 @@ def load(session: Session) -> Survey:
         for key, value in values.items():
             add_answer(session, response.id, questions[key], value, source="survey-response")
     session.flush()
-    return survey

@@ -13,6 +13,10 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
     IntegerField,
     SelectField,
     StringField,
@@ -288,3 +292,20 @@ class QuestionForm(FlaskForm):
 def _shorten(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class GuidelineItemForm(Form):
+    """One guideline item in the draft editor (a sub-form: the outer form carries CSRF)."""
+
+    key = HiddenField()
+    title = StringField("Guideline", validators=[DataRequired(), Length(max=300)])
+    body = TextAreaField("What entrants should know (Markdown)", validators=[Length(max=5000)])
+    remove = BooleanField("Leave this need out")
+
+
+class GuidelineDocumentForm(FlaskForm):
+    """The draft guideline document: title, introduction and its items."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    intro = TextAreaField("Introduction (Markdown)", validators=[Length(max=10000)])
+    items = FieldList(FormField(GuidelineItemForm))

@@ -16,13 +16,19 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from challenge import audit, clock
-from challenge.errors import NotFound
+from challenge.errors import Conflict, NotFound
 from challenge.safety.models import OPEN_STATUSES, Flag
 from surveys import stats, themes
 from surveys.models import Answer, InsightReport, Question, Response, Survey
 
 NO_ANSWER = "__no_answer__"  # the cell of respondents who did not answer a segment question
 _COMBOS = ("both", "important_only", "satisfied_only", "neither")
+# Report-level reasons for "insufficient data" (an extra key of the report).
+TOO_FEW_RESPONDENTS = "too few respondents"
+NO_RATED_NEEDS = "no need has enough ratings"
+NO_NEEDS = "no need questions"
+# How often compute() starts again when answers changed while it was counting (see compute()).
+_ATTEMPTS = 3
 
 
 @dataclass
@@ -38,6 +44,24 @@ class _Tables:
 
 def _submitted(survey: Survey):
     return and_(Response.survey_id == survey.id, Response.status == "submitted")
+
+
+def submitted_count(session: Session, survey: Survey) -> int:
+    """How many submitted responses the survey has now (one SQL count)."""
+    return session.scalar(select(func.count(Response.id)).where(_submitted(survey))) or 0
+
+
+def _fingerprint(session: Session, survey: Survey) -> tuple[int, ...]:
+    """The state of the submitted answers, in one statement: respondents, answer rows, and
+    the largest and the sum of their ids. Answer ids only grow, so a response submitted,
+    deleted or re-imported (answers replaced) between two calls changes the fingerprint."""
+    row = session.execute(
+        select(func.count(func.distinct(Response.id)), func.count(Answer.id),
+               func.coalesce(func.max(Answer.id), 0), func.coalesce(func.sum(Answer.id), 0))
+        .select_from(Response).outerjoin(Answer, Answer.response_id == Response.id)
+        .where(_submitted(survey))
+    ).one()
+    return tuple(int(value) for value in row)
 
 
 def _combo_columns(answer):
@@ -75,7 +99,8 @@ def segment_need_tables(session: Session, survey: Survey, segment: Question,
     rows = session.execute(
         select(seg.choice, Answer.question_id, imp, sat, func.count())
         .join(Response, Response.id == Answer.response_id)
-        .join(seg, and_(seg.response_id == Answer.response_id, seg.question_id == segment.id))
+        .join(seg, and_(seg.response_id == Answer.response_id, seg.question_id == segment.id,
+                        seg.choice.is_not(None)))
         .where(_submitted(survey), Answer.question_id.in_(need_ids),
                Answer.importance.is_not(None), Answer.satisfaction.is_not(None))
         .group_by(seg.choice, Answer.question_id, imp, sat)
@@ -91,7 +116,7 @@ def segment_sizes(session: Session, survey: Survey, segment: Question) -> dict[s
     rows = session.execute(
         select(Answer.choice, func.count(func.distinct(Answer.response_id)))
         .join(Response, Response.id == Answer.response_id)
-        .where(_submitted(survey), Answer.question_id == segment.id)
+        .where(_submitted(survey), Answer.question_id == segment.id, Answer.choice.is_not(None))
         .group_by(Answer.choice)
     )
     return {value: n for value, n in rows}
@@ -132,23 +157,49 @@ def _subtract(total: stats.TopBoxTable, parts: list[stats.TopBoxTable]) -> stats
 def compute(session: Session, survey: Survey, *, resamples: int = stats.DEFAULT_RESAMPLES
             ) -> dict[str, Any]:
     """The publishable report of a survey (CONTRACTS.md shape plus a few extra keys)."""
+    return _compute(session, survey, resamples=resamples, now=clock.now())[0]
+
+
+def _compute(session: Session, survey: Survey, *, resamples: int, now
+             ) -> tuple[dict[str, Any], int]:
+    """The report and the number of submitted responses it covers.
+
+    The report is counted by several statements. On PostgreSQL (READ COMMITTED) each one
+    sees the answers committed when it starts, so a response submitted (or a CSV import
+    replacing answers) between two of them would make the cells disagree with the totals:
+    the "no answer" cell, found by subtraction, could go negative or reveal a hidden count.
+    So the answers' fingerprint is taken before and after; if it moved, count again.
+    (On SQLite a transaction is already one snapshot and the fingerprint never moves.)
+    """
+    for _ in range(_ATTEMPTS):
+        before = _fingerprint(session, survey)
+        report = _compute_once(session, survey, before[0], resamples, now)
+        if _fingerprint(session, survey) == before:
+            return report, before[0]
+    raise Conflict("Responses kept changing while the report was being computed. "
+                   "Please try again in a moment.")
+
+
+def _compute_once(session: Session, survey: Survey, respondents: int, resamples: int, now
+                  ) -> dict[str, Any]:
     min_cell = survey.min_cell_size
-    respondents = session.scalar(select(func.count(Response.id)).where(_submitted(survey))) or 0
     needs_q = [q for q in survey.active_questions if q.type == "need"]
     need_ids = [q.id for q in needs_q]
+    publishable = stats.is_publishable(respondents, min_cell)
     report: dict[str, Any] = {
         "survey": survey.slug,
         "title": survey.title,
-        "respondents": respondents if stats.is_publishable(respondents, min_cell) else None,
+        "respondents": respondents if publishable else None,
         "min_cell_size": min_cell,
-        "status": "ok" if stats.is_publishable(respondents, min_cell) else "insufficient data",
+        "status": "ok" if publishable else stats.INSUFFICIENT,
         "needs": [],
         "segments": [],
         "themes": [],
         "keywords": [],
-        "computed_at": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "computed_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    if report["status"] != "ok":
+    if not publishable:
+        report["reason"] = TOO_FEW_RESPONDENTS
         report["needs"] = [{"key": q.key, "text": q.text, "category": q.category,
                             "status": stats.INSUFFICIENT} for q in needs_q]
         return report
@@ -158,6 +209,11 @@ def compute(session: Session, survey: Survey, *, resamples: int = stats.DEFAULT_
         _need_entry(q, stats.score_table(overall.table(q.id), min_cell, resamples))
         for q in needs_q
     ])
+    if not any("opportunity" in need for need in report["needs"]):
+        # Nothing to rank: no need question, or none rated by enough people. Segment sizes
+        # and themes may still be shown.
+        report["status"] = stats.INSUFFICIENT
+        report["reason"] = NO_RATED_NEEDS if needs_q else NO_NEEDS
     for segment in (q for q in survey.active_questions if q.segment and q.type == "single"):
         report["segments"] += _segment_cells(session, survey, segment, needs_q, overall,
                                              respondents, resamples)
@@ -222,10 +278,10 @@ def _segment_cells(session, survey, segment, needs_q, overall, respondents, resa
 
 def refresh(session: Session, survey: Survey, *, trigger: str = "manual", actor=None
             ) -> InsightReport:
-    """Compute and store a new report snapshot."""
-    data = compute(session, survey)
-    count = session.scalar(select(func.count(Response.id)).where(_submitted(survey))) or 0
-    report = InsightReport(survey_id=survey.id, computed_at=clock.now(),
+    """Compute and store a new report snapshot (flushes only)."""
+    now = clock.now()
+    data, count = _compute(session, survey, resamples=stats.DEFAULT_RESAMPLES, now=now)
+    report = InsightReport(survey_id=survey.id, computed_at=now,
                            response_count=count, trigger=trigger, data=data)
     session.add(report)
     audit.record(session, "insights.computed", actor=actor, target=f"survey:{survey.slug}",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import (
     Blueprint,
+    Flask,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -13,11 +17,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from challenge.db import db_session
 from challenge.errors import DomainError
 from surveys import answers as rules
-from surveys import services
+from surveys import guidelines, services
 from surveys.models import Survey
 
 bp = Blueprint("surveys", __name__)
@@ -171,8 +177,37 @@ def thanks(slug: str):
     return render_template("surveys/thanks.html", survey=survey)
 
 
+@bp.get("/s/<slug>/guidelines")
+def public_guidelines(slug: str):
+    """The published guidelines drawn from this survey, for entrants and respondents."""
+    dbs = db_session()
+    survey = services.get_public_survey(dbs, slug)
+    doc = guidelines.published(dbs, survey)
+    return render_template("surveys/guidelines/public.html", survey=survey, doc=doc)
+
+
+@bp.get("/s/<slug>/guidelines/evidence")
+def evidence(slug: str):
+    """The evidence behind each published guideline (from the suppressed report)."""
+    dbs = db_session()
+    survey = services.get_public_survey(dbs, slug)
+    doc = guidelines.published(dbs, survey)
+    return render_template("surveys/guidelines/evidence.html", survey=survey, doc=doc)
+
+
+def register_outcome_section(app: Flask, section: Callable[[Session, Survey], Markup | str]):
+    """Let a package above (judging) add a part to the "what your answers led to" page,
+    for example the winning projects, without `surveys` importing it."""
+    app.extensions.setdefault("survey_outcome_sections", []).append(section)
+
+
 @bp.get("/s/<slug>/outcomes")
 def outcomes(slug: str):
     """What the answers led to: published guidelines and, later, the projects built on them."""
-    survey = services.get_public_survey(db_session(), slug)
-    return render_template("surveys/outcomes.html", survey=survey)
+    dbs = db_session()
+    survey = services.get_public_survey(dbs, slug)
+    doc = guidelines.published(dbs, survey)
+    sections = [render(dbs, survey)
+                for render in current_app.extensions.get("survey_outcome_sections", [])]
+    return render_template("surveys/outcomes.html", survey=survey, doc=doc,
+                           sections=[s for s in sections if s])

@@ -70,3 +70,17 @@ def test_demo_refused_in_production(app):
     app.config["DEMO_ALLOWED"] = False
     result = app.test_cli_runner().invoke(args=["demo", "load"])
     assert result.exit_code == 1 and "not allowed" in result.stderr
+
+
+def test_migrations_downgrade_to_base_and_back(app):
+    from alembic import command
+
+    from challenge.migrate import alembic_config, current_revision
+
+    engine = app.extensions["db_engine"]
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "base")
+        command.upgrade(cfg, "head")
+    assert current_revision(engine) is not None
