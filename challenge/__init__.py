@@ -49,6 +49,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from challenge.accounts import views as accounts_views
     from challenge.accounts.admin import bp as admin_bp
     from challenge.accounts.panels import register_core_panels
+    from challenge.challenges import admin_views as challenge_admin_views
+    from challenge.challenges import submission_views, team_views
+    from challenge.challenges import views as challenge_views
+    from challenge.challenges.bundle import register_import_step
+    from challenge.judging import admin_views as judging_admin_views
+    from challenge.judging import judge_setup_views, judge_views, results_views
+    from challenge.judging import panels as judging_panels
+    from challenge.judging.setup import sync_from_challenge
     from challenge.safety import views as safety_views
     from challenge.safety.panels import register_safety_panels
     from surveys import admin_views as survey_admin_views
@@ -65,9 +73,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(guideline_views.bp)
     app.register_blueprint(insights_views.bp)
     app.register_blueprint(safety_views.bp)
+    app.register_blueprint(challenge_views.bp)
+    app.register_blueprint(challenge_admin_views.bp)
+    app.register_blueprint(team_views.bp)
+    app.register_blueprint(submission_views.bp)
+    app.register_blueprint(judging_admin_views.bp)
+    app.register_blueprint(judge_setup_views.bp)
+    app.register_blueprint(judge_views.bp)
     register_core_panels(app)
     register_survey_admin_panels(app)
     survey_personal.init_app(app)
     register_safety_panels(app)
+    team_views.register_team_panels(app)
+    results_views.init_app(app)
+    judging_panels.init_app(app)
+    register_import_step(app, sync_from_challenge)
     cli.init_app(app)
     return app

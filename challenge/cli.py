@@ -75,9 +75,14 @@ def demo_load() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
+    from challenge.challenges.cli import challenges_cli
+    from challenge.judging.cli import judging_cli
+    from challenge.judging.results_cli import results_cli  # also adds `judging results`
+    from challenge.judging.score_cli import import_scores_command  # noqa: F401 (`judging import-scores`)
     from challenge.safety.cli import safety_cli
     from surveys.cli import surveys_cli
     from surveys.insights_cli import insights_cli
 
-    for group in (db_cli, users_cli, demo_cli, safety_cli, surveys_cli, insights_cli):
+    for group in (db_cli, users_cli, demo_cli, safety_cli, surveys_cli, insights_cli,
+                  challenges_cli, results_cli, judging_cli):
         app.cli.add_command(group)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from challenge.accounts import services as accounts
+from challenge.challenges import demo as challenge_demo
+from challenge.judging import demo as judging_demo
 from surveys import demo as survey_demo
 
 
@@ -46,5 +48,7 @@ def load(session: Session) -> list[DemoLogin]:
         ensure_user(session, email, password, [role], name)
         logins.append(DemoLogin(role, email, password))
     session.flush()
-    survey_demo.load(session)
+    survey = survey_demo.load(session)
+    challenge_demo.load(session, survey.slug)
+    judging_demo.load(session, challenge_demo.FINISHED)
     return logins

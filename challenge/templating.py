@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_login import current_user
 
 from challenge.accounts.models import ROLE_LABELS
@@ -52,21 +52,30 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["num"] = format_number
     app.jinja_env.filters["role_labels"] = role_labels
+    app.jinja_env.globals["has_endpoint"] = has_endpoint
 
     @app.context_processor
     def _navigation() -> dict:
         return {"nav_items": navigation_for(current_user), "current_path": request.path}
 
 
+def has_endpoint(name: str) -> bool:
+    """Whether the app has a view for `name` (templates link to optional pages safely)."""
+    return name in current_app.view_functions
+
+
 def navigation_for(user) -> list[tuple[str, str]]:
     """(endpoint, label) pairs for the top navigation, by role."""
-    items = [("pages.home", "Home")]
+    items = [("pages.home", "Home"), ("challenges.index", "Challenges")]
     if not getattr(user, "is_authenticated", False):
         return items
     items.append(("accounts.dashboard", "Dashboard"))
     if user.has_role("organizer"):
-        items += [("survey_admin.index", "Surveys"), ("admin.users", "People"),
+        items += [("survey_admin.index", "Surveys"),
+                  ("challenge_admin.index", "Challenges (organize)"), ("admin.users", "People"),
                   ("admin.outbox", "Outbox"), ("admin.audit", "Audit log")]
+    if user.has_role("judge"):
+        items.append(("judge.queue", "Judging"))
     if user.has_role("organizer", "safety"):
         items.append(("safety.queue", "Safety"))
     return items

@@ -7,8 +7,6 @@ from flask import Flask
 from challenge.dashboard import Panel, register_panel
 
 CORE_PANELS = (
-    Panel("entrant", "Your teams", "dashboard/_entrant.html", order=20),
-    Panel("judge", "Your judging queue", "dashboard/_judge.html", order=30),
     Panel("organizer", "Run the platform", "dashboard/_organizer.html", order=40),
 )
 

@@ -98,7 +98,8 @@ def register():
             dbs.commit()
             _start_session(user)
             flash("Welcome! Your account is ready.", "success")
-            return redirect(url_for("accounts.dashboard"))
+            target = request.args.get("next")
+            return redirect(target if is_safe_redirect(target) else url_for("accounts.dashboard"))
     return render_template("accounts/register.html", form=form), 200 if not form.errors else 422
 
 

@@ -62,8 +62,22 @@ def test_demo_load_prints_logins_and_is_idempotent(app, session):
     second = runner.invoke(args=["demo", "load"])
     assert second.exit_code == 0
     assert session.scalar(select(func.count(User.id))) == count
-    roles = set(session.scalars(select(User)).all()[0].roles)
-    assert roles
+    from challenge.challenges.models import Submission, SubmissionFile, Team
+    from challenge.judging.models import ResultSnapshot, Review
+    from surveys.models import GuidelineDocument, Response
+
+    assert session.scalar(select(func.count(Response.id))) >= 300
+    assert session.scalar(select(GuidelineDocument.status)) == "published"
+    assert session.scalar(select(func.count(Team.id))) >= 12
+    assert session.scalar(select(func.count(Submission.id)).where(
+        Submission.entry_version_id.is_not(None))) >= 12
+    assert session.scalar(select(func.count(SubmissionFile.id))) >= 1
+    assert session.scalar(select(func.count(Review.id)).where(Review.status == "submitted")) > 0
+    snapshot = session.scalar(select(ResultSnapshot))
+    assert snapshot.feedback_released and snapshot.entries[0].award == "Grand prize"
+    counts = [session.scalar(select(func.count(m.id))) for m in (Response, Team, Review)]
+    runner.invoke(args=["demo", "load"])
+    assert [session.scalar(select(func.count(m.id))) for m in (Response, Team, Review)] == counts
 
 
 def test_demo_refused_in_production(app):

@@ -174,3 +174,12 @@ def test_idle_and_absolute_session_timeouts(app, client, make_user):
         clock.advance(timedelta(minutes=55))
         client.get("/")
     assert client.get("/dashboard").status_code == 302
+
+
+def test_register_returns_to_a_safe_next_page(client):
+    response = client.post("/register?next=/surveys", data=GOOD)
+    assert response.headers["Location"].endswith("/surveys")
+    client.post("/logout")
+    evil = client.post("/register?next=https://evil.example/",
+                       data={**GOOD, "email": "other@example.org"})
+    assert evil.headers["Location"].endswith("/dashboard")
