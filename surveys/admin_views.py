@@ -12,6 +12,7 @@ from flask_login import current_user
 from challenge import audit, clock
 from challenge.db import db_session, set_write_intent
 from challenge.errors import DomainError
+from challenge.formerrors import place_errors as _place_errors
 from challenge.pagination import Page, page_args
 from challenge.security import role_required
 from surveys import admin_services as services
@@ -27,24 +28,6 @@ ORGANIZER = "organizer"
 
 def _actor():
     return current_user._get_current_object()
-
-
-def _place_errors(form, exc: DomainError) -> list[str]:
-    """Put a refusal's messages beside the form's fields; return those that fit no field."""
-    general: list[str] = []
-    if isinstance(exc, services.BuilderInvalid):
-        placed = exc.fields
-        general = list(exc.general)
-    elif exc.field:
-        placed = {exc.field: [exc.message]}
-    else:
-        placed, general = {}, [exc.message]
-    for name, messages in placed.items():
-        if name in form:
-            form[name].errors = list(form[name].errors) + messages
-        else:
-            general += messages
-    return general
 
 
 # --- list and settings ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from challenge.challenges import services
 from challenge.challenges.forms import ChallengeForm, ExtensionForm, to_local
 from challenge.db import db_session, set_write_intent
 from challenge.errors import DomainError
+from challenge.formerrors import place_errors as _place_errors
 from challenge.pagination import Page, page_args
 from challenge.security import role_required
 from surveys.admin_services import bar_chart
@@ -25,23 +26,6 @@ ORGANIZER = "organizer"
 
 def _actor():
     return current_user._get_current_object()
-
-
-def _place_errors(form, exc: DomainError) -> list[str]:
-    """Put a refusal's messages beside the form's fields; return those that fit no field."""
-    if isinstance(exc, services.ChallengeInvalid):
-        placed = exc.fields
-    elif exc.field:
-        placed = {exc.field: [exc.message]}
-    else:
-        return list(getattr(exc, "problems", [exc.message]))
-    general: list[str] = []
-    for name, messages in placed.items():
-        if name in form:
-            form[name].errors = list(form[name].errors) + messages
-        else:
-            general += messages
-    return general
 
 
 @bp.get("/")

@@ -13,6 +13,7 @@ from flask_login import current_user
 from challenge.challenges.services import get_challenge
 from challenge.db import db_session
 from challenge.errors import DomainError
+from challenge.formerrors import place_errors as _place
 from challenge.judging import assignments, conflicts, judges, rubrics, setup
 from challenge.judging.forms import (
     AssignmentOverrideForm,
@@ -42,23 +43,6 @@ def _challenge(slug: str):
 
 def _messages(exc: DomainError) -> list[str]:
     return list(getattr(exc, "problems", None) or [exc.message])
-
-
-def _place(form, exc: DomainError) -> list[str]:
-    """Put a refusal's messages beside the form's fields; return those that fit none."""
-    if isinstance(exc, FieldsInvalid):
-        placed = exc.fields
-    elif exc.field:
-        placed = {exc.field: [exc.message]}
-    else:
-        return _messages(exc)
-    general: list[str] = []
-    for name, messages in placed.items():
-        if name in form:
-            form[name].errors = [*form[name].errors, *messages]
-        else:
-            general += messages
-    return general
 
 
 # --- choices for selects ----------------------------------------------------------------

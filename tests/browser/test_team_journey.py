@@ -1,4 +1,5 @@
-"""Two entrants form a team through a shareable invite link, in a real Chromium."""
+"""Two entrants form a team through a shareable invite link, draft, upload a file and
+submit; a third person cannot see the draft. In a real Chromium."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from challenge.accounts import services as accounts
 from challenge.challenges.models import Challenge
 from challenge.db import session_scope
 from tests.conftest import PASSWORD
+from tests.services.test_submissions import PDF
 
 pytestmark = pytest.mark.browser
 
@@ -31,6 +33,8 @@ def seeded(live_app_runner) -> str:
             published=True, created_at=now, updated_at=now))
         accounts.create_user(s, "bo@example.org", password=PASSWORD, roles=["entrant"],
                              name="Bo")
+        accounts.create_user(s, "cy@example.org", password=PASSWORD, roles=["entrant"],
+                             name="Cy")
     return "steady-glucose"
 
 
@@ -90,3 +94,49 @@ def test_two_entrants_form_a_team_through_an_invite_link(
     members = page.get_by_role("table", name="Members of Gluco <b>Go</b>")
     expect(members.get_by_role("row", name=re.compile("Bo Member"))).to_be_visible()
     expect(page.get_by_role("heading", name="Members (2 of 4)")).to_be_visible()
+
+    # A drafts and uploads a file; B submits; a third entrant cannot see the draft.
+    editor = f"{live_server}/c/{seeded}/submission"
+    page.goto(editor)
+    page.get_by_label("Project title").fill("GlucoGo")
+    page.get_by_label("Summary (Markdown)").fill("A coach for runners.")
+    page.get_by_role("button", name="Save the draft").click()
+    expect(page.get_by_text("Saved as version 1")).to_be_visible()
+    page.get_by_label("Add a file").set_input_files(
+        files=[{"name": "plan.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_text("Added “plan.pdf”")).to_be_visible()
+    file_url = page.get_by_role("link", name="plan.pdf").get_attribute("href")
+    history_url = page.get_by_role("link", name="Version history").get_attribute("href")
+
+    other = browser.new_context()
+    try:
+        bee = other.new_page()
+        _login(bee, live_server, "bo@example.org")
+        bee.goto(editor)
+        expect(bee.get_by_label("Project title")).to_have_value("GlucoGo")
+        bee.once("dialog", lambda dialog: dialog.accept())
+        bee.get_by_role("button", name="Submit version 2 as our entry").click()
+        expect(bee.get_by_text("Submitted: version 2 is your entry.")).to_be_visible()
+    finally:
+        other.close()
+
+    third = browser.new_context()
+    try:
+        cy = third.new_page()
+        _login(cy, live_server, "cy@example.org")
+        for path in (history_url, file_url):
+            response = cy.goto(f"{live_server}{path}")
+            assert response is not None and response.status == 404
+        cy.goto(editor)
+        expect(cy.get_by_text("GlucoGo")).to_have_count(0)
+    finally:
+        third.close()
+
+
+def _login(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Hello")
