@@ -51,9 +51,16 @@ def evidence_for(report: dict[str, Any], need: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def _sentence_case(text: str) -> str:
+    """'Keeping my glucose steady when I exercise.' -> 'keeping my glucose steady when I
+    exercise' (only the first letter is lowered, so "I" and names stay as written)."""
+    text = text.rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
 def _default_body(need: dict[str, Any]) -> str:
     return (
-        f"People living with the condition rate *{need['text'].rstrip('.').lower()}* as "
+        f"People living with the condition rate *{_sentence_case(need['text'])}* as "
         f"important, and few are satisfied with how they can do it today. Projects that "
         f"address this need should show how they make it easier in daily life."
     )
