@@ -39,6 +39,11 @@ def password_problems(password: str, *, email: str | None = None) -> list[str]:
     return problems
 
 
+def current_actor():
+    """The signed-in User itself (not Flask-Login's proxy), to hand to services."""
+    return current_user._get_current_object()
+
+
 def role_required(*roles: str) -> Callable:
     """Allow the view only to logged-in users holding one of `roles` (403 otherwise)."""
 

@@ -555,44 +555,6 @@ def condition_groups(survey: Survey, before_key: str | None = None) -> list[Cond
 # --- what respondents have done ------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Bar:
-    label: str
-    value: int
-    x: float
-    y: float
-    width: float
-    height: float
-
-
-@dataclass(frozen=True)
-class BarChart:
-    """Geometry of a simple bar chart, for a server-rendered SVG."""
-
-    width: int
-    height: int
-    baseline: float
-    top: float
-    max_value: int
-    bars: list[Bar]
-
-
-def bar_chart(points: list[tuple[str, int]], *, width: int = 640, height: int = 220,
-              margin_top: int = 20, margin_bottom: int = 30) -> BarChart:
-    """Bars for (label, value) points, scaled so the largest value fills the height."""
-    baseline = height - margin_bottom
-    usable = baseline - margin_top
-    highest = max((v for _, v in points), default=0)
-    slot = width / max(len(points), 1)
-    gap = min(slot * 0.2, 8)
-    bars = []
-    for i, (label, value) in enumerate(points):
-        bar_height = usable * value / highest if highest else 0
-        bars.append(Bar(label, value, round(i * slot + gap / 2, 2), round(baseline - bar_height, 2),
-                        round(slot - gap, 2), round(bar_height, 2)))
-    return BarChart(width, height, baseline, margin_top, highest, bars)
-
-
-@dataclass(frozen=True)
 class Overview:
     """Operational counts about a survey's responses (not results: no answers in here)."""
 

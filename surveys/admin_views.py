@@ -7,17 +7,16 @@ the view commits or rolls back. Every route is for organizers only.
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from challenge import audit, clock
 from challenge.db import db_session, set_write_intent
 from challenge.errors import DomainError
 from challenge.formerrors import place_errors as _place_errors
 from challenge.pagination import Page, page_args
-from challenge.security import role_required
+from challenge.security import current_actor, role_required
 from surveys import admin_services as services
 from surveys import answers as rules
-from surveys import definition, responses_io
+from surveys import charts, definition, responses_io
 from surveys.forms import QuestionForm, SurveySettingsForm
 from surveys.services import is_open
 
@@ -25,9 +24,6 @@ bp = Blueprint("survey_admin", __name__, url_prefix="/organize/surveys")
 
 ORGANIZER = "organizer"
 
-
-def _actor():
-    return current_user._get_current_object()
 
 
 # --- list and settings ---------------------------------------------------------------------
@@ -53,7 +49,7 @@ def create():
     status = 200
     if form.validate_on_submit():
         try:
-            survey = services.create_survey(dbs, form.to_settings(), actor=_actor())
+            survey = services.create_survey(dbs, form.to_settings(), actor=current_actor())
         except DomainError as exc:
             dbs.rollback()
             general = _place_errors(form, exc)
@@ -99,7 +95,8 @@ def settings(slug: str):
     status = 200
     if form.validate_on_submit():
         try:
-            survey = services.update_settings(dbs, survey, form.to_settings(), actor=_actor())
+            survey = services.update_settings(dbs, survey, form.to_settings(),
+                                              actor=current_actor())
         except DomainError as exc:
             dbs.rollback()
             general = _place_errors(form, exc)
@@ -118,7 +115,7 @@ def _change_status(slug: str, target: str, done: str):
     dbs = db_session()
     survey = services.get_survey(dbs, slug, for_update=True)
     try:
-        services.set_status(dbs, survey, target, actor=_actor())
+        services.set_status(dbs, survey, target, actor=current_actor())
     except DomainError as exc:
         dbs.rollback()
         flash(exc.message, "error")
@@ -183,10 +180,11 @@ def _save_question(dbs, survey, form: QuestionForm, question):
     if form.validate_on_submit():
         try:
             if question is None:
-                saved = services.add_question(dbs, survey, form.to_question(), actor=_actor())
+                saved = services.add_question(dbs, survey, form.to_question(),
+                                              actor=current_actor())
             else:
                 saved = services.update_question(dbs, survey, key, form.to_question(),
-                                                 actor=_actor())
+                                                 actor=current_actor())
         except DomainError as exc:
             dbs.rollback()
             general = _place_errors(form, exc)
@@ -211,7 +209,7 @@ def move_question(slug: str, key: str, direction: str):
     dbs = db_session()
     survey = services.get_survey(dbs, slug, for_update=True)
     try:
-        services.move_question(dbs, survey, key, direction, actor=_actor())
+        services.move_question(dbs, survey, key, direction, actor=current_actor())
     except services.BuilderInvalid as exc:
         dbs.rollback()
         for message in exc.general or exc.problems:
@@ -234,7 +232,7 @@ def remove_question(slug: str, key: str):
     dbs = db_session()
     survey = services.get_survey(dbs, slug, for_update=True)
     try:
-        archived = services.remove_question(dbs, survey, key, actor=_actor())
+        archived = services.remove_question(dbs, survey, key, actor=current_actor())
     except services.BuilderInvalid as exc:
         dbs.rollback()
         for message in exc.general or exc.problems:
@@ -274,7 +272,7 @@ def responses(slug: str):
     dbs = db_session()
     survey = services.get_survey(dbs, slug)
     overview = services.response_overview(dbs, survey)
-    chart = services.bar_chart([(day.isoformat(), n) for day, n in overview.per_day])
+    chart = charts.bar_chart([(day.isoformat(), n) for day, n in overview.per_day])
     return render_template("surveys/admin/responses.html", survey=survey, overview=overview,
                            chart=chart, labels=services.STATUS_LABELS)
 
@@ -290,7 +288,7 @@ def download_responses(slug: str):
     set_write_intent(True)
     survey = services.get_survey(dbs, slug)
     body = responses_io.export_responses_csv(dbs, survey)
-    audit.record(dbs, "survey.exported", actor=_actor(), target=f"survey:{survey.slug}",
+    audit.record(dbs, "survey.exported", actor=current_actor(), target=f"survey:{survey.slug}",
                  ip=request.remote_addr)
     dbs.commit()
     filename = f"{survey.slug}-responses-{clock.today_utc().isoformat()}.csv"

@@ -7,7 +7,6 @@ is for organizers only.
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from challenge import audit, clock
 from challenge.challenges import services
@@ -16,16 +15,13 @@ from challenge.db import db_session, set_write_intent
 from challenge.errors import DomainError
 from challenge.formerrors import place_errors as _place_errors
 from challenge.pagination import Page, page_args
-from challenge.security import role_required
-from surveys.admin_services import bar_chart
+from challenge.security import current_actor, role_required
+from surveys.charts import bar_chart
 
 bp = Blueprint("challenge_admin", __name__, url_prefix="/organize/challenges")
 
 ORGANIZER = "organizer"
 
-
-def _actor():
-    return current_user._get_current_object()
 
 
 @bp.get("/")
@@ -51,10 +47,10 @@ def _save(form: ChallengeForm, challenge):
         else:
             try:
                 if challenge is None:
-                    challenge = services.create_challenge(dbs, data, actor=_actor())
+                    challenge = services.create_challenge(dbs, data, actor=current_actor())
                     message = f"Challenge “{challenge.title}” created."
                 else:
-                    changed = services.update_challenge(dbs, challenge, data, actor=_actor())
+                    changed = services.update_challenge(dbs, challenge, data, actor=current_actor())
                     message = "Challenge saved." if changed else "Nothing changed."
             except DomainError as exc:
                 dbs.rollback()
@@ -136,7 +132,7 @@ def grant_extension(slug: str, team_id: int):
     if until is None:
         return _overview(challenge, failed=(team.id, form), status=422)
     try:
-        services.grant_extension(dbs, team, until, actor=_actor())
+        services.grant_extension(dbs, team, until, actor=current_actor())
     except DomainError as exc:
         dbs.rollback()
         form.until.errors = [*form.until.errors, *getattr(exc, "problems", [exc.message])]
@@ -153,7 +149,7 @@ def remove_extension(slug: str, team_id: int):
     dbs = db_session()
     challenge = services.get_challenge(dbs, slug)
     team = services.get_team(dbs, challenge, team_id)
-    services.grant_extension(dbs, team, None, actor=_actor())
+    services.grant_extension(dbs, team, None, actor=current_actor())
     dbs.commit()
     flash(f"Team “{team.name}” has the challenge's deadline again.", "success")
     return redirect(url_for("challenge_admin.overview", slug=slug, _anchor=f"team-{team.id}"))
@@ -170,8 +166,8 @@ def download_teams(slug: str):
     set_write_intent(True)
     challenge = services.get_challenge(dbs, slug)
     body = services.teams_csv(dbs, challenge)
-    audit.record(dbs, "challenge.exported", actor=_actor(), target=f"challenge:{challenge.slug}",
-                 ip=request.remote_addr, what="teams.csv")
+    audit.record(dbs, "challenge.exported", actor=current_actor(),
+                 target=f"challenge:{challenge.slug}", ip=request.remote_addr, what="teams.csv")
     dbs.commit()
     filename = f"{challenge.slug}-teams-{clock.today_utc().isoformat()}.csv"
     return Response(body, mimetype="text/csv",

@@ -8,7 +8,6 @@ Every route is for organizers only (403 otherwise; anonymous visitors go to the 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from challenge.challenges.services import get_challenge
 from challenge.db import db_session
@@ -26,15 +25,12 @@ from challenge.judging.forms import (
     to_number,
 )
 from challenge.judging.judges import FieldsInvalid
-from challenge.security import role_required
+from challenge.security import current_actor, role_required
 
 bp = Blueprint("judging_admin", __name__, url_prefix="/organize/challenges/<slug>/judging")
 
 ORGANIZER = "organizer"
 
-
-def _actor():
-    return current_user._get_current_object()
 
 
 def _challenge(slug: str):
@@ -105,7 +101,7 @@ def sync(slug: str):
     if not JudgingActionForm().validate_on_submit():
         return _overview(challenge, general=["The form had expired. Please try again."],
                          status=400)
-    result = setup.sync_from_challenge(dbs, challenge, actor=_actor())
+    result = setup.sync_from_challenge(dbs, challenge, actor=current_actor())
     dbs.commit()
     flash("Judging set up from the challenge's settings." if result.changed
           else "Already up to date with the challenge's settings.", "success")
@@ -142,7 +138,7 @@ def rubric(slug: str):
                 if level_problems:
                     raise rubrics.RubricInvalid(
                         {rows.index(r): {"levels": m} for r, m in level_problems.items()}, [])
-                result = rubrics.save_rubric(dbs, challenge, items, actor=_actor())
+                result = rubrics.save_rubric(dbs, challenge, items, actor=current_actor())
             except rubrics.RubricInvalid as exc:
                 dbs.rollback()
                 general = _place_rubric(form, rows, exc)
@@ -184,7 +180,7 @@ def invite(slug: str):
     if form.validate_on_submit():
         try:
             outcome = judges.invite_judge(dbs, challenge, form.email.data, form.panel.data,
-                                          name=form.name.data or "", actor=_actor())
+                                          name=form.name.data or "", actor=current_actor())
         except DomainError as exc:
             dbs.rollback()
             general, status = _place(form, exc), exc.status_code
@@ -213,7 +209,7 @@ def change_panel(slug: str, seat_id: int):
     if not form.validate_on_submit():
         return _overview(challenge, general=[f"{seat.user.email}: choose one of the panels."],
                          status=422)
-    judges.change_panel(dbs, seat, form.panel.data, actor=_actor())
+    judges.change_panel(dbs, seat, form.panel.data, actor=current_actor())
     dbs.commit()
     flash(f"{seat.user.email} is on the {form.panel.data} panel.", "success")
     return redirect(url_for("judging_admin.overview", slug=slug, _anchor="judges"))
@@ -231,7 +227,7 @@ def remove_judge(slug: str, seat_id: int):
         return _overview(challenge, general=["The form had expired. Please try again."],
                          status=400)
     try:
-        judges.remove_judge(dbs, seat, actor=_actor())
+        judges.remove_judge(dbs, seat, actor=current_actor())
     except DomainError as exc:
         dbs.rollback()
         return _overview(_challenge(slug), general=_messages(exc), status=exc.status_code)
@@ -283,7 +279,7 @@ def panels(slug: str):
     try:
         if weight is None:
             raise FieldsInvalid({"weight": ["The weight must be a number greater than 0."]})
-        panel = judges.save_panel(dbs, challenge, form.name.data, weight, actor=_actor())
+        panel = judges.save_panel(dbs, challenge, form.name.data, weight, actor=current_actor())
     except DomainError as exc:
         dbs.rollback()
         general = _place(form, exc)
@@ -326,7 +322,7 @@ def conflicts_page(slug: str):
         return _conflicts_page(challenge, form, status=422)
     try:
         outcome = conflicts.add(dbs, challenge, form.user_id.data, form.team_id.data,
-                                form.reason.data or "", actor=_actor())
+                                form.reason.data or "", actor=current_actor())
     except DomainError as exc:
         dbs.rollback()
         general = _place(form, exc)
@@ -351,7 +347,7 @@ def remove_conflict(slug: str, conflict_id: int):
     if not JudgingActionForm().validate_on_submit():
         return _conflicts_page(challenge, general=["The form had expired. Please try again."],
                                status=400)
-    conflicts.remove(dbs, challenge, conflict_id, actor=_actor())
+    conflicts.remove(dbs, challenge, conflict_id, actor=current_actor())
     dbs.commit()
     flash("Conflict removed.", "success")
     return redirect(url_for("judging_admin.conflicts_page", slug=slug))
@@ -369,7 +365,7 @@ def assign(slug: str):
         return _overview(challenge, general=["The form had expired. Please try again."],
                          status=400)
     try:
-        result = assignments.assign(dbs, challenge, actor=_actor())
+        result = assignments.assign(dbs, challenge, actor=current_actor())
     except DomainError as exc:
         dbs.rollback()
         return _overview(_challenge(slug), general=_messages(exc), status=exc.status_code)
@@ -395,7 +391,7 @@ def add_assignment(slug: str):
         return _overview(challenge, override=form, status=422)
     try:
         assignments.add_assignment(dbs, challenge, form.user_id.data, form.submission_id.data,
-                                   actor=_actor())
+                                   actor=current_actor())
     except DomainError as exc:
         dbs.rollback()
         general = _place(form, exc)
@@ -416,7 +412,7 @@ def remove_assignment(slug: str, assignment_id: int):
         return _overview(challenge, general=["The form had expired. Please try again."],
                          status=400)
     try:
-        draft = assignments.remove_assignment(dbs, challenge, assignment_id, actor=_actor())
+        draft = assignments.remove_assignment(dbs, challenge, assignment_id, actor=current_actor())
     except DomainError as exc:
         dbs.rollback()
         return _overview(_challenge(slug), general=_messages(exc), status=exc.status_code)

@@ -32,7 +32,7 @@ from challenge.db import db_session, set_write_intent
 from challenge.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from challenge.judging import charts, results
 from challenge.judging.models import ResultSnapshot
-from challenge.security import role_required
+from challenge.security import current_actor, role_required
 from surveys import guidelines
 from surveys.models import Survey
 from surveys.views import register_outcome_section
@@ -47,9 +47,6 @@ admin_bp = Blueprint("results_admin", __name__,
                      url_prefix="/organize/challenges/<slug>/results")
 bp = Blueprint("results", __name__)
 
-
-def _actor():
-    return current_user._get_current_object()
 
 
 def _is_organizer() -> bool:
@@ -133,8 +130,8 @@ def publish(slug: str):
     confirm = request.form.get("confirm_unscored") == "yes"
     based_on = request.form.get("based_on", type=int)
     try:
-        snapshot = results.publish(dbs, challenge, _actor(), awards, confirm_unscored=confirm,
-                                   based_on=based_on)
+        snapshot = results.publish(dbs, challenge, current_actor(), awards,
+                                   confirm_unscored=confirm, based_on=based_on)
     except results.AlreadyPublished as exc:
         dbs.rollback()
         first = exc.snapshot
@@ -165,7 +162,7 @@ def release_feedback(slug: str, version: int):
     challenge = results.get_challenge(dbs, slug)
     snapshot = results.snapshot_version(dbs, challenge, version)
     try:
-        results.release_feedback(dbs, snapshot, _actor())
+        results.release_feedback(dbs, snapshot, current_actor())
     except DomainError as exc:
         dbs.rollback()
         flash(exc.message, "error")
@@ -190,8 +187,9 @@ def export(slug: str):
     if snapshot is None:
         raise NotFound("No results are published yet.")
     body = results.export_csv(snapshot)
-    audit.record(dbs, "results.exported", actor=_actor(), target=f"challenge:{challenge.slug}",
-                 ip=request.remote_addr, version=snapshot.version)
+    audit.record(dbs, "results.exported", actor=current_actor(),
+                 target=f"challenge:{challenge.slug}", ip=request.remote_addr,
+                 version=snapshot.version)
     dbs.commit()
     filename = f"{challenge.slug}-results-v{snapshot.version}.csv"
     return Response(body, mimetype="text/csv",

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from challenge.audit import AuditEvent
 from challenge.errors import Conflict, NotFound
 from surveys import admin_services as services
-from surveys import definition
+from surveys import charts, definition
 from surveys.admin_services import BuilderInvalid, QuestionData, SurveySettings
 from surveys.models import Answer, Question, Response, Survey
 
@@ -377,13 +377,13 @@ def test_response_overview(session, survey, organizer):
 
 
 def test_bar_chart_scales_to_the_largest_value():
-    chart = services.bar_chart([("a", 2), ("b", 0), ("c", 4)], width=300, height=120,
+    chart = charts.bar_chart([("a", 2), ("b", 0), ("c", 4)], width=300, height=120,
                                margin_top=20, margin_bottom=20)
     assert chart.max_value == 4 and chart.baseline == 100
     assert [b.height for b in chart.bars] == [40, 0, 80]
     assert [b.y for b in chart.bars] == [60, 100, 20]
     assert chart.bars[1].x > chart.bars[0].x
-    assert services.bar_chart([]).bars == []
+    assert charts.bar_chart([]).bars == []
 
 
 def test_textarea_line_endings_do_not_start_a_new_consent_version(session, survey, organizer):
