@@ -26,6 +26,18 @@ ORGANIZER = "organizer"
 
 
 
+def _flash_refusal(exc: DomainError) -> None:
+    """Show a refused one-click action as flash messages (a missing object stays a 404)."""
+    if exc.status_code == 404:
+        raise exc
+    if isinstance(exc, services.BuilderInvalid):
+        messages = exc.general or exc.problems
+    else:
+        messages = [exc.message]
+    for message in messages:
+        flash(message, "error")
+
+
 # --- list and settings ---------------------------------------------------------------------
 
 @bp.get("/")
@@ -210,15 +222,9 @@ def move_question(slug: str, key: str, direction: str):
     survey = services.get_survey(dbs, slug, for_update=True)
     try:
         services.move_question(dbs, survey, key, direction, actor=current_actor())
-    except services.BuilderInvalid as exc:
-        dbs.rollback()
-        for message in exc.general or exc.problems:
-            flash(message, "error")
     except DomainError as exc:
         dbs.rollback()
-        if exc.status_code == 404:
-            raise
-        flash(exc.message, "error")
+        _flash_refusal(exc)
     else:
         dbs.commit()
         flash(f"Question “{key}” moved {direction}.", "success")
@@ -233,15 +239,9 @@ def remove_question(slug: str, key: str):
     survey = services.get_survey(dbs, slug, for_update=True)
     try:
         archived = services.remove_question(dbs, survey, key, actor=current_actor())
-    except services.BuilderInvalid as exc:
-        dbs.rollback()
-        for message in exc.general or exc.problems:
-            flash(message, "error")
     except DomainError as exc:
         dbs.rollback()
-        if exc.status_code == 404:
-            raise
-        flash(exc.message, "error")
+        _flash_refusal(exc)
     else:
         dbs.commit()
         if archived:

@@ -30,6 +30,7 @@ from challenge.security import current_actor, role_required
 bp = Blueprint("judging_admin", __name__, url_prefix="/organize/challenges/<slug>/judging")
 
 ORGANIZER = "organizer"
+EXPIRED = "The form had expired. Please try again."
 
 
 
@@ -99,7 +100,7 @@ def sync(slug: str):
     dbs = db_session()
     challenge = _challenge(slug)
     if not JudgingActionForm().validate_on_submit():
-        return _overview(challenge, general=["The form had expired. Please try again."],
+        return _overview(challenge, general=[EXPIRED],
                          status=400)
     result = setup.sync_from_challenge(dbs, challenge, actor=current_actor())
     dbs.commit()
@@ -224,7 +225,7 @@ def remove_judge(slug: str, seat_id: int):
     seat = judges.get_seat(dbs, challenge, seat_id)
     email = seat.user.email
     if not JudgingActionForm().validate_on_submit():
-        return _overview(challenge, general=["The form had expired. Please try again."],
+        return _overview(challenge, general=[EXPIRED],
                          status=400)
     try:
         judges.remove_judge(dbs, seat, actor=current_actor())
@@ -345,7 +346,7 @@ def remove_conflict(slug: str, conflict_id: int):
     dbs = db_session()
     challenge = _challenge(slug)
     if not JudgingActionForm().validate_on_submit():
-        return _conflicts_page(challenge, general=["The form had expired. Please try again."],
+        return _conflicts_page(challenge, general=[EXPIRED],
                                status=400)
     conflicts.remove(dbs, challenge, conflict_id, actor=current_actor())
     dbs.commit()
@@ -362,7 +363,7 @@ def assign(slug: str):
     dbs = db_session()
     challenge = _challenge(slug)
     if not JudgingActionForm().validate_on_submit():
-        return _overview(challenge, general=["The form had expired. Please try again."],
+        return _overview(challenge, general=[EXPIRED],
                          status=400)
     try:
         result = assignments.assign(dbs, challenge, actor=current_actor())
@@ -409,7 +410,7 @@ def remove_assignment(slug: str, assignment_id: int):
     dbs = db_session()
     challenge = _challenge(slug)
     if not JudgingActionForm().validate_on_submit():
-        return _overview(challenge, general=["The form had expired. Please try again."],
+        return _overview(challenge, general=[EXPIRED],
                          status=400)
     try:
         draft = assignments.remove_assignment(dbs, challenge, assignment_id, actor=current_actor())
