@@ -35,5 +35,9 @@ test: lint
 bench: $(VENV)/.installed-dev
 	@for b in bench/bench_*.py; do [ -e "$$b" ] && $(BIN)/python "$$b"; done; true
 
+# Load and fault scenarios against gunicorn (a few minutes; see loadtest/run.py).
+loadtest: $(VENV)/.installed-dev
+	@$(BIN)/python loadtest/run.py
+
 clean:
 	rm -rf $(VENV) instance/challenge.db*

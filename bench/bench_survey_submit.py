@@ -1,11 +1,12 @@
 """bench survey-submit: req/s of the POST that submits one complete anonymous response
-(CSRF, 20 needs, 3 segments, one screened free text, consent, participation) on gunicorn,
-against /healthz on the same server, with the same Python load generator."""
+(CSRF, idempotency key, 20 needs, 3 segments, one screened free text, consent, participation)
+on gunicorn, against /healthz on the same server, with the same Python load generator."""
 
 from __future__ import annotations
 
 import os
 import random
+import secrets
 
 from common import (
     SEGMENTS,
@@ -55,8 +56,9 @@ def main() -> None:
                 raise RuntimeError(f"only {prep.ok} of {RESPONDENTS} respondents started")
 
             def form(token: str) -> dict:
-                body = {"csrf_token": token, "action": "submit",
-                        f"q_{info.text_key}": random_text(rng)}
+                # As the page's form sends it: CSRF token, a fresh idempotency key, answers.
+                body = {"csrf_token": token, "idempotency_key": secrets.token_urlsafe(18),
+                        "action": "submit", f"q_{info.text_key}": random_text(rng)}
                 for key in info.need_keys:
                     body[f"q_{key}.importance"] = str(rng.randint(1, 5))
                     body[f"q_{key}.satisfaction"] = str(rng.randint(1, 5))

@@ -9,10 +9,12 @@ survey, questions, challenge, rubric, panels) go through the ORM so defaults sta
 from __future__ import annotations
 
 import http.client
+import io
 import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -89,12 +91,15 @@ def scratch_database() -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def make_app(db_url: str):
-    """An app bound to the scratch database (production settings, no rate limits)."""
+def make_app(db_url: str, **overrides):
+    """An app bound to the scratch database (production settings, no rate limits);
+    `overrides` replace any other setting."""
     from challenge import create_app
 
-    return create_app({"APP_ENV": "production", "SECRET_KEY": SECRET, "DATABASE_URL": db_url,
-                       "RATELIMIT_ENABLED": False, "UPLOAD_DIR": tempfile.mkdtemp()})
+    settings = {"APP_ENV": "production", "SECRET_KEY": SECRET, "DATABASE_URL": db_url,
+                "RATELIMIT_ENABLED": False, **overrides}
+    settings.setdefault("UPLOAD_DIR", tempfile.mkdtemp())
+    return create_app(settings)
 
 
 def _bulk(conn, table, rows: list[dict]) -> None:
@@ -140,9 +145,9 @@ class SurveyInfo:
     text_key: str
 
 
-def create_survey(app, slug: str = "bench-survey") -> SurveyInfo:
+def create_survey(app, slug: str = "bench-survey", *, two_pages: bool = False) -> SurveyInfo:
     """An open anonymous survey: 20 needs, 3 segment questions, one free text, all on one
-    page (one section)."""
+    page (one section); with `two_pages`, the needs on page 1 and the rest on page 2."""
     from challenge.db import db_session
     from surveys.models import Question, Survey
 
@@ -156,19 +161,20 @@ def create_survey(app, slug: str = "bench-survey") -> SurveyInfo:
         dbs.flush()
         position = 0
         need_keys = []
+        needs_section, rest = ("Needs", "About you") if two_pages else ("All", "All")
         for i in range(NEEDS):
             key = f"need_{i:02d}"
             need_keys.append(key)
             dbs.add(Question(survey_id=survey.id, key=key, type="need",
-                             text=f"Need number {i}", section="All", category=f"cat{i % 4}",
-                             required=True, position=position))
+                             text=f"Need number {i}", section=needs_section,
+                             category=f"cat{i % 4}", required=True, position=position))
             position += 1
         for key, values in SEGMENTS.items():
             dbs.add(Question(survey_id=survey.id, key=key, type="single", text=f"Your {key}",
-                             section="All", segment=True, required=False, position=position,
+                             section=rest, segment=True, required=False, position=position,
                              options=[{"value": v, "label": v.title()} for v in values]))
             position += 1
-        dbs.add(Question(survey_id=survey.id, key="story", type="text", section="All",
+        dbs.add(Question(survey_id=survey.id, key="story", type="text", section=rest,
                          text="Anything else?", required=False, position=position))
         dbs.commit()
         return SurveyInfo(slug, survey.id, need_keys, list(SEGMENTS), "story")
@@ -346,20 +352,64 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Server:
+    """A running gunicorn: its port, master pid, upload directory and log file."""
+
+    port: int
+    pid: int
+    upload_dir: Path
+    log_path: Path
+
+    def worker_pids(self) -> list[int]:
+        """The master's children (its workers), read from /proc."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):  # the process ended meanwhile
+                continue
+            if int(fields[1]) == self.pid:
+                children.append(int(stat.parent.name))
+        return sorted(children)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process in KiB (VmRSS from /proc; 0 once it has ended)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 @contextmanager
-def gunicorn(db_url: str, workers: int = 4) -> Iterator[int]:
-    """Serve the app on 127.0.0.1 with the production worker setup; stopped at the end."""
+def serve(db_url: str, workers: int | None = None, env: dict[str, str] | None = None
+          ) -> Iterator[Server]:
+    """Serve the app on 127.0.0.1 with the production worker setup (gunicorn.conf.py;
+    `workers` overrides its count, as WEB_CONCURRENCY would), in its own process
+    group with its own upload directory; `env` adds settings. At the end (or on any error)
+    the whole group is stopped and its upload directory and log removed (after a failure
+    the log's last lines are printed first)."""
     port = free_port()
-    env = dict(os.environ, APP_ENV="production", SECRET_KEY=SECRET, DATABASE_URL=db_url,
-               RATELIMIT_ENABLED="0", UPLOAD_DIR=tempfile.mkdtemp())
+    upload_dir = Path(tempfile.mkdtemp(prefix="bench-uploads-"))
+    settings = dict(os.environ, APP_ENV="production", SECRET_KEY=SECRET, DATABASE_URL=db_url,
+                    RATELIMIT_ENABLED="0", UPLOAD_DIR=str(upload_dir))
+    settings.update(env or {})
     logfile = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log",
                                           delete=False)
     proc = subprocess.Popen(  # noqa: S603 - fixed argument list
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(workers), "-b",
-         f"127.0.0.1:{port}", "challenge:create_app()"],
-        cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT)
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
+         *(["-w", str(workers)] if workers else []), "-b", f"127.0.0.1:{port}",
+         "--graceful-timeout", "10", "challenge:create_app()"],
+        cwd=ROOT, env=settings, stdout=logfile, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    server = Server(port, proc.pid, upload_dir, Path(logfile.name))
+    failed = True
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # four workers import the app on a busy machine
         while True:
             try:
                 status, _, _ = request(port, "GET", "/healthz")
@@ -368,12 +418,13 @@ def gunicorn(db_url: str, workers: int = 4) -> Iterator[int]:
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start; see {logfile.name}")
+                raise RuntimeError("gunicorn did not start")
             time.sleep(0.2)
-        # Every worker imports lazily; warm them all up.
-        for _ in range(workers * 8):
+        # Warm every worker up (each opens its own database connection on first use).
+        for _ in range(max(len(server.worker_pids()), workers or 0, 1) * 8):
             request(port, "GET", "/healthz")
-        yield port
+        yield server
+        failed = False
     finally:
         proc.terminate()
         try:
@@ -381,36 +432,88 @@ def gunicorn(db_url: str, workers: int = 4) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        try:  # workers left behind by a master that died first
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         logfile.close()
+        shutil.rmtree(upload_dir, ignore_errors=True)
+        if failed:
+            for line in server.log_path.read_text(errors="replace").splitlines()[-20:]:
+                log(f"gunicorn: {line[:300]}")
+        os.unlink(logfile.name)
+
+
+@contextmanager
+def gunicorn(db_url: str, workers: int | None = None) -> Iterator[int]:
+    """Serve the app on 127.0.0.1 with the production worker setup; yields the port."""
+    with serve(db_url, workers) as server:
+        yield server.port
 
 
 # --- HTTP client ---------------------------------------------------------------------------
 
-def request(port: int, method: str, path: str, *, body: dict | None = None,
-            cookie: str = "", timeout: float = 30.0) -> tuple[int, dict[str, str], str]:
-    """One request on a new loopback connection. Cookies are passed by hand: production
-    cookies are Secure, which a cookie jar would not send over plain HTTP."""
+@dataclass
+class Reply:
+    """One HTTP answer: status, headers (lower-case names), cookies set, body text."""
+
+    status: int
+    headers: dict[str, str]
+    cookies: dict[str, str]
+    body: str
+
+    @property
+    def location(self) -> str:
+        """The redirect target as a path (scheme and host dropped), or ''."""
+        target = self.headers.get("location", "")
+        return urlsplit(target)._replace(scheme="", netloc="").geturl()
+
+
+def exchange(port: int, method: str, path: str, *, body: dict | None = None,
+             files: dict[str, tuple[str, bytes, str]] | None = None, cookie: str = "",
+             headers: dict[str, str] | None = None, timeout: float = 30.0) -> Reply:
+    """One request on a new loopback connection: a form `body` (urlencoded, or multipart
+    with `files` as field -> (file name, content, content type)). Cookies are passed by
+    hand: production cookies are Secure, which a cookie jar would not send over HTTP."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        headers = {"Host": f"127.0.0.1:{port}"}
-        payload = None
+        sent = {"Host": f"127.0.0.1:{port}", **(headers or {})}
+        payload: str | bytes | None = None
         if cookie:
-            headers["Cookie"] = cookie
-        if body is not None:
+            sent["Cookie"] = cookie
+        if files:
+            from werkzeug.datastructures import FileStorage
+            from werkzeug.test import encode_multipart
+
+            fields: dict = dict(body or {})
+            for name, (filename, content, content_type) in files.items():
+                fields[name] = FileStorage(io.BytesIO(content), filename=filename,
+                                           content_type=content_type)
+            boundary, payload = encode_multipart(fields)
+            sent["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+        elif body is not None:
             payload = urlencode(body, doseq=True)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=payload, headers=headers)
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=payload, headers=sent)
         resp = conn.getresponse()
         data = resp.read().decode("utf-8", "replace")
-        cookies = {}
+        cookies, names = {}, {}
         for name, value in resp.getheaders():
             if name.lower() == "set-cookie":
                 pair = value.split(";", 1)[0]
                 k, _, v = pair.partition("=")
                 cookies[k.strip()] = v.strip()
-        return resp.status, cookies, data
+            names[name.lower()] = value
+        return Reply(resp.status, names, cookies, data)
     finally:
         conn.close()
+
+
+def request(port: int, method: str, path: str, *, body: dict | None = None,
+            cookie: str = "", timeout: float = 30.0) -> tuple[int, dict[str, str], str]:
+    """One request on a new loopback connection: (status, cookies set, body text)."""
+    reply = exchange(port, method, path, body=body, cookie=cookie, timeout=timeout)
+    return reply.status, reply.cookies, reply.body
 
 
 class Browser:
@@ -424,11 +527,18 @@ class Browser:
     def cookie(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
+    def send(self, method: str, path: str, body: dict | None = None, *,
+             files: dict[str, tuple[str, bytes, str]] | None = None,
+             timeout: float = 30.0) -> Reply:
+        """One request with this person's cookies; the cookies it sets are kept."""
+        reply = exchange(self.port, method, path, body=body, files=files, cookie=self.cookie,
+                         timeout=timeout)
+        self.cookies.update(reply.cookies)
+        return reply
+
     def go(self, method: str, path: str, body: dict | None = None) -> tuple[int, str]:
-        status, cookies, data = request(self.port, method, path, body=body,
-                                        cookie=self.cookie)
-        self.cookies.update(cookies)
-        return status, data
+        reply = self.send(method, path, body)
+        return reply.status, reply.body
 
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

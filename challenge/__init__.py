@@ -35,15 +35,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             parents=True, exist_ok=True
         )
 
-    from challenge import db, errorpages, extensions, security, templating
+    from challenge import (
+        db,
+        errorpages,
+        extensions,
+        idempotency,
+        logredact,
+        security,
+        templating,
+    )
 
     db.init_app(app)
+    idempotency.init_app(app)
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
     extensions.login_manager.init_app(app)
     security.init_app(app)
     templating.init_app(app)
     errorpages.init_app(app)
+    logredact.init_app(app)
 
     from challenge import cli, pages
     from challenge.accounts import views as accounts_views

@@ -2,6 +2,9 @@
 
 Details are short, structured facts (ids, role names, counts). Never put a password, a
 token or a health answer in them: `record` refuses keys that look like secrets.
+
+Who: `actor_id` (and the e-mail as `actor_label`) for a signed-in person; without an actor
+the label says "anonymous" inside a web request and "cli" outside one (commands, scripts).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask import has_request_context
 from sqlalchemy import JSON, ForeignKey, String, event, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -50,14 +54,14 @@ def record(
     ip: str | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """Append an audit event; `actor` is a User or None (system, anonymous)."""
+    """Append an audit event; `actor` is a User or None (anonymous visitor or command line)."""
     for key in details:
         if any(bad in key.lower() for bad in _FORBIDDEN_KEYS):
             raise ValueError(f"audit details may not carry {key!r}")
     ev = AuditEvent(
         at=clock.now(),
         actor_id=getattr(actor, "id", None),
-        actor_label=actor_label or getattr(actor, "email", None),
+        actor_label=actor_label or getattr(actor, "email", None) or _nobody(),
         action=action,
         target=target,
         ip=ip,
@@ -65,6 +69,10 @@ def record(
     )
     session.add(ev)
     return ev
+
+
+def _nobody() -> str:
+    return "anonymous" if has_request_context() else "cli"
 
 
 def page(

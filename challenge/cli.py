@@ -8,8 +8,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from challenge import migrate
-from challenge.db import db_session, get_engine
+from challenge import audit, migrate
+from challenge.db import db_session, get_engine, set_write_intent
 from challenge.errors import DomainError
 
 db_cli = AppGroup("db", help="Database schema.")
@@ -18,10 +18,18 @@ demo_cli = AppGroup("demo", help="Demonstration data.")
 
 
 def fail(problems: list[str] | str, code: int = 1):
-    """Print one line per problem to stderr and exit with `code`."""
+    """Print one line per problem to stderr and exit with `code`.
+
+    Line breaks and other control characters quoted from a file (a cell of a broken CSV)
+    are shown escaped, so each problem stays on its one line.
+    """
     for problem in [problems] if isinstance(problems, str) else problems:
-        click.echo(f"error: {problem}", err=True)
+        click.echo(f"error: {_one_line(str(problem))}", err=True)
     sys.exit(code)
+
+
+def _one_line(text: str) -> str:
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
 def run_service(fn, *args, **kwargs):
@@ -34,6 +42,19 @@ def run_service(fn, *args, **kwargs):
     except DomainError as exc:
         session.rollback()
         fail(getattr(exc, "problems", [exc.message]))
+
+
+def audit_export(action: str, target: str, **details) -> None:
+    """Record that a command is printing data out of the platform (one commit of its own).
+
+    Called once the document is ready and before it is printed, so every export that
+    leaves the platform has its row; the actor is "cli".
+    """
+    session = db_session()
+    session.commit()  # end the read transaction: the write below begins IMMEDIATE (SQLite)
+    set_write_intent(True)
+    audit.record(session, action, target=target, **details)
+    session.commit()
 
 
 @db_cli.command("upgrade")
@@ -50,8 +71,14 @@ def db_upgrade() -> None:
 @click.option("--name", default="")
 def users_create(email: str, roles: tuple[str, ...], name: str) -> None:
     """Create an account; the password is read from stdin (one line)."""
+    from email_validator import EmailNotValidError, validate_email
+
     from challenge.accounts import services
 
+    try:  # the one way in where no form checks the address
+        validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        fail(f"{email}: not a valid e-mail address ({exc})")
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         fail("no password on stdin (give it as one line)")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from challenge.db import end_failed_transaction, is_lock_timeout
 from challenge.errors import DomainError
+from challenge.logredact import redact
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,10 @@ MESSAGES = {
     429: ("Too many attempts", "Please wait a minute before trying again."),
     500: ("Something went wrong on our side",
           "Nothing you typed is lost on purpose: please go back and try again in a moment."),
+    503: ("The platform is very busy",
+          "Nothing was changed. Please go back and press the button again in a few seconds."),
 }
+RETRY_AFTER_SECONDS = 5  # what a 503 "busy" answer asks clients to wait before retrying
 
 
 def _wants_json() -> bool:
@@ -36,6 +42,13 @@ def render_error(status: int, detail: str | None = None):
         return jsonify(error=title, detail=detail or hint), status
     return render_template("errors/error.html", status=status, title=title,
                            hint=detail or hint), status
+
+
+def busy_response(body, status: int = 503):
+    """`body` sent as "busy, retry": status 503 with a Retry-After header."""
+    response = make_response(body, status)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -54,10 +67,23 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException):
         return render_error(exc.code or 500)
 
+    @app.errorhandler(OperationalError)
+    def _database(exc: OperationalError):
+        if not is_lock_timeout(exc):
+            return _unexpected(exc)
+        # A write waited DB_LOCK_TIMEOUT_SECONDS for the lock: nothing was stored, so the
+        # person may simply retry. The page below is rendered without a write lock.
+        end_failed_transaction()
+        log.warning("database lock wait timed out at %s %s", request.method,
+                    request.url_rule.rule if request.url_rule is not None else "?")
+        return busy_response(*render_error(503))
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        # Log the type and place only: request bodies may hold health answers.
-        log.error("unhandled %s at %s %s", type(exc).__name__, request.method, request.path,
+        # Log the type and place only: request bodies may hold health answers, and a path
+        # may hold a link's token, so the route's rule stands for the path.
+        place = request.url_rule.rule if request.url_rule is not None else redact(request.path)
+        log.error("unhandled %s at %s %s", type(exc).__name__, request.method, place,
                   exc_info=app.config.get("TESTING") or app.debug)
         if app.config.get("TESTING") and app.config.get("PROPAGATE_TEST_ERRORS", True):
             raise exc

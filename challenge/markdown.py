@@ -26,9 +26,28 @@ def _renderer() -> MarkdownIt:
     )
 
 
+#: Texts up to this length are remembered once rendered (see render_markdown).
+CACHED_LENGTH = 8_000
+
+
 def render_markdown(source: str | None) -> Markup:
-    """Sanitized HTML for a Markdown text (headings start at h2: the page owns h1)."""
-    html = _renderer().render(source or "")
+    """Sanitized HTML for a Markdown text (headings start at h2: the page owns h1).
+
+    Rendering is a pure function of the text, and list pages (the gallery) show the same
+    texts again and again, so short texts are remembered (a bounded LRU per process)."""
+    source = source or ""
+    if len(source) <= CACHED_LENGTH:
+        return _render_cached(source)
+    return _render(source)
+
+
+@functools.lru_cache(maxsize=1024)
+def _render_cached(source: str) -> Markup:
+    return _render(source)
+
+
+def _render(source: str) -> Markup:
+    html = _renderer().render(source)
     html = html.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
     clean = nh3.clean(
         html,

@@ -13,6 +13,7 @@ from challenge.challenges.models import (
     Team,
 )
 from challenge.db import Base
+from challenge.idempotency import IdempotencyKey
 from challenge.judging.models import (
     Assignment,
     Conflict,
@@ -52,6 +53,7 @@ __all__ = [
     "FlagEvent",
     "GuidelineDocument",
     "GuidelineItem",
+    "IdempotencyKey",
     "InsightReport",
     "Invitation",
     "JoinRequest",

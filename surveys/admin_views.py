@@ -289,7 +289,7 @@ def download_responses(slug: str):
     survey = services.get_survey(dbs, slug)
     body = responses_io.export_responses_csv(dbs, survey)
     audit.record(dbs, "survey.exported", actor=current_actor(), target=f"survey:{survey.slug}",
-                 ip=request.remote_addr)
+                 ip=request.remote_addr, what="responses.csv")
     dbs.commit()
     filename = f"{survey.slug}-responses-{clock.today_utc().isoformat()}.csv"
     return Response(body, mimetype="text/csv",

@@ -31,14 +31,14 @@ def _is_blank(raw: Any) -> bool:
         return True
     if isinstance(raw, str):
         return raw.strip() == ""
-    if isinstance(raw, tuple):
-        return all(_is_blank(part) for part in raw)
-    if isinstance(raw, list):
-        return all(_is_blank(part) for part in raw)
+    if isinstance(raw, tuple | list):
+        return all(map(_is_blank, raw))
     return False
 
 
 def _int_in(raw: str, low: float, high: float, what: str) -> Cleaned:
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and low <= int(raw) <= high:
+        return Cleaned(int(raw))  # the usual case, from a radio button
     try:
         number = float(str(raw).strip())
     except ValueError:

@@ -14,7 +14,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from challenge.cli import fail, run_service
+from challenge.cli import audit_export, fail, run_service
 from challenge.db import db_session
 from challenge.errors import NotFound, ValidationFailed
 
@@ -63,6 +63,8 @@ def import_survey(file: str) -> None:
         fail(f"{file}: line {exc.lineno}, column {exc.colno}: {exc.msg}")
     except ValueError as exc:
         fail(f"{file}: {exc}")
+    except RecursionError:  # thousands of nested [ or {: not a document anyone writes
+        fail(f"{file}: nested too deeply to be read")
     problems = definition.validate(doc)
     if problems:
         fail([f"{file}: {problem}" for problem in problems])
@@ -98,7 +100,9 @@ def export_survey(slug: str) -> None:
         survey = _survey(session, slug)
     except NotFound as exc:
         fail(exc.message)
-    click.echo(json.dumps(definition.export(survey), indent=2, ensure_ascii=False))
+    document = json.dumps(definition.export(survey), indent=2, ensure_ascii=False)
+    audit_export("survey.exported", f"survey:{survey.slug}", what="definition.json")
+    click.echo(document)
 
 
 @surveys_cli.command("import-responses")
@@ -140,4 +144,6 @@ def export_responses(slug: str) -> None:
         survey = _survey(session, slug)
     except NotFound as exc:
         fail(exc.message)
-    click.echo(responses_io.export_responses_csv(session, survey), nl=False)
+    body = responses_io.export_responses_csv(session, survey)
+    audit_export("survey.exported", f"survey:{survey.slug}", what="responses.csv")
+    click.echo(body, nl=False)

@@ -8,7 +8,7 @@ survey and its questions in the given Session (flush only).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -101,7 +101,8 @@ def _validate_question(q: Any, i: int, earlier: dict[str, dict], problems: list[
                     problems.append(f"{opath}.value: must be non-empty text without ';'")
                 elif value in values:
                     problems.append(f"{opath}.value: {value!r} is used twice")
-                values.add(value)
+                else:
+                    values.add(value)
                 if not isinstance(label, str) or not label.strip():
                     problems.append(f"{opath}.label: must be non-empty text")
     elif options not in (None, []):
@@ -129,14 +130,18 @@ def _validate_question(q: Any, i: int, earlier: dict[str, dict], problems: list[
         if not isinstance(show_if, dict) or set(show_if) != {"key", "equals"}:
             problems.append(f"{path}.show_if: must be {{\"key\": ..., \"equals\": ...}}")
         else:
-            target = earlier.get(show_if["key"])
+            # the key may be any JSON value, the target's options too (already reported)
+            target = earlier.get(show_if["key"]) if isinstance(show_if["key"], str) else None
+            options_of_target = target.get("options") if target is not None else None
+            if not isinstance(options_of_target, list):
+                options_of_target = []
             if target is None:
                 problems.append(f"{path}.show_if.key: {show_if['key']!r} is not an earlier "
                                 f"question")
             elif target.get("type") not in CHOICE_TYPES:
                 problems.append(f"{path}.show_if.key: {show_if['key']!r} must be a single or "
                                 f"multi question")
-            elif show_if["equals"] not in [o.get("value") for o in target.get("options") or []
+            elif show_if["equals"] not in [o.get("value") for o in options_of_target
                                            if isinstance(o, dict)]:
                 problems.append(f"{path}.show_if.equals: {show_if['equals']!r} is not an option "
                                 f"of {show_if['key']!r}")
@@ -299,7 +304,11 @@ def apply(session: Session, doc: dict, *, actor=None) -> tuple[Survey, bool]:
     session.flush()
     changed = before != export(survey)
     if changed:
-        survey.updated_at = now
+        # Always later than before, even on a frozen or stepped-back clock: answering pages
+        # cache the questions by this stamp (surveys/snapshot.py).
+        earlier = survey.updated_at if before is not None else None
+        survey.updated_at = (now if earlier is None or now > earlier
+                             else earlier + timedelta(microseconds=1))
         from challenge import audit
 
         audit.record(session, "survey.imported" if before is None else "survey.updated",

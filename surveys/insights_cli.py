@@ -14,7 +14,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from challenge.cli import run_service
+from challenge.cli import audit_export, run_service
 
 insights_cli = AppGroup("insights", help="Insight reports: needs, segments and themes.")
 
@@ -85,6 +85,7 @@ def report(slug: str, fmt: str) -> None:
         return insights.refresh(session, survey, trigger="cli")
 
     stored = run_service(_refresh)
+    audit_export("insights.exported", f"survey:{slug}", format=fmt, report_id=stored.id)
     if fmt == "json":
         click.echo(json.dumps(stored.data, indent=2, ensure_ascii=False, allow_nan=False))
     else:

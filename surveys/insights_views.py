@@ -7,11 +7,16 @@ The helpers below turn a stored report (plain data) into what the template shows
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import defer
 from werkzeug.routing import BuildError
 
 from challenge.db import db_session
@@ -19,7 +24,7 @@ from challenge.errors import DomainError
 from challenge.security import role_required
 from surveys import charts, insights
 from surveys.admin_services import STATUS_LABELS
-from surveys.models import Survey
+from surveys.models import InsightReport, Question, Survey
 
 bp = Blueprint("insights", __name__, url_prefix="/organize/surveys")
 
@@ -160,29 +165,75 @@ def _guidelines_url(slug: str) -> str | None:
 
 # --- routes ---------------------------------------------------------------------------------
 
+def _latest_without_data(dbs, survey: Survey) -> InsightReport | None:
+    """The newest stored report, its JSON document left unloaded (read only when needed)."""
+    return dbs.scalar(select(InsightReport).options(defer(InsightReport.data))
+                      .where(InsightReport.survey_id == survey.id)
+                      .order_by(InsightReport.id.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    html: Markup
+    min_cell_size: Any
+
+
+#: How many rendered reports each app keeps (see _report_sections).
+_RENDERED_MAX = 16
+_RENDERED_LOCK = threading.Lock()
+
+
+def _rendered_cache() -> OrderedDict[tuple, _Rendered]:
+    """This app's rendered reports, by (report id and time, segment question titles). A
+    stored report never changes, so its HTML is rendered once per process, not per request
+    (kept per app: another app in the same process has another database)."""
+    return current_app.extensions.setdefault("insight_report_html", OrderedDict())
+
+
+def _report_sections(survey: Survey, stored: InsightReport) -> _Rendered:
+    """The HTML of the report's sections (summary, needs, groups, themes), from the cache
+    when this report was rendered before with the same segment question titles."""
+    titles = tuple(db_session().execute(
+        select(Question.key, Question.text)
+        .where(Question.survey_id == survey.id, Question.segment.is_(True))
+        .order_by(Question.key)))
+    key = (stored.id, stored.computed_at, titles)
+    cache = _rendered_cache()
+    with _RENDERED_LOCK:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    data = stored.data or {}
+    needs = data.get("needs", [])
+    html = Markup(render_template(  # noqa: S704 - rendered by Jinja with autoescape on
+        "surveys/insights/_report_body.html", data=data,
+        summary=summary(data, stored.response_count), chart=chart_for(data),
+        scored=[n for n in needs if _has_numbers(n)],
+        unscored=[n for n in needs if not _has_numbers(n)],
+        tables=segment_tables(data, survey)))
+    rendered = _Rendered(html, data.get("min_cell_size"))
+    with _RENDERED_LOCK:
+        cache[key] = rendered
+        while len(cache) > _RENDERED_MAX:
+            cache.popitem(last=False)
+    return rendered
+
+
 @bp.get("/<slug>/insights")
 @role_required(ORGANIZER)
 def report(slug: str):
     """The newest stored report (never recomputed here), and how current it is."""
     dbs = db_session()
     survey = insights.get_survey(dbs, slug)
-    stored = insights.latest(dbs, survey)
+    stored = _latest_without_data(dbs, survey)
     current = insights.submitted_count(dbs, survey)
     context: dict[str, Any] = {"survey": survey, "stored": stored, "current": current,
                                "labels": STATUS_LABELS, "triggers": TRIGGER_LABELS,
                                "guidelines_url": _guidelines_url(survey.slug)}
     if stored is not None:
-        data = stored.data or {}
-        needs = data.get("needs", [])
-        context.update(
-            data=data,
-            summary=summary(data, stored.response_count),
-            chart=chart_for(data),
-            scored=[n for n in needs if _has_numbers(n)],
-            unscored=[n for n in needs if not _has_numbers(n)],
-            tables=segment_tables(data, survey),
-            since=current - stored.response_count,
-        )
+        sections = _report_sections(survey, stored)
+        context.update(body=sections.html, min_cell_size=sections.min_cell_size,
+                       since=current - stored.response_count)
     return render_template("surveys/insights/report.html", **context)
 
 

@@ -429,7 +429,10 @@ def export_responses_csv(session: Session, survey: Survey) -> str:
             grouped[row.response_id][row.question_id].append(row)
 
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF (RFC 4180) like every other export: the csv module quotes a cell holding any
+    # character of the line terminator, so a lone CR inside an answer stays in its quoted
+    # cell instead of starting a new spreadsheet row with an unguarded formula.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(safe_row([EXTERNAL_ID, *columns(survey)]))
     for response in responses:
         answers = grouped.get(response.id, {})

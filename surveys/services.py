@@ -8,6 +8,7 @@ After submission nothing in the database leads from the person to the answers.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,9 @@ from challenge.accounts.models import ConsentRecord
 from challenge.errors import Conflict, DomainError, NotFound
 from challenge.safety.services import screen
 from surveys import answers as rules
+from surveys import snapshot
 from surveys.models import Answer, Participation, Question, Response, Survey
+from surveys.snapshot import SurveySnapshot
 
 # --- finding surveys -------------------------------------------------------------------
 
@@ -68,26 +71,77 @@ def account_key(user_id: int, survey_id: int) -> str:
     return hmac.new(secret, f"draft:{user_id}:{survey_id}".encode(), hashlib.sha256).hexdigest()
 
 
-def find_draft(session: Session, survey: Survey, *, user=None, token: str | None = None):
-    """The person's draft for `survey`, if any (by account, or by private resume token)."""
-    if user is not None and getattr(user, "is_authenticated", False):
+def resume_token_for(survey_id: int, form_key: str) -> str:
+    """The private resume token of the draft started by the consent form with idempotency
+    key `form_key`: derived with the app's secret, so a retried consent post (whose first
+    answer was lost) finds the same draft and hands back the same token."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(secret, f"resume:{survey_id}:{form_key}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()[:24]).decode().rstrip("=")
+
+
+def _is_person(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False)
+
+
+_R, _A = Response.__table__, Answer.__table__
+# Built once: the answering pages run these on every request (see surveys/snapshot.py).
+# A draft is found with its answers in one query (no answers: one row of NULLs).
+_DRAFT_WITH_ANSWERS = (select(_R.c.id, _R.c.survey_id, _R.c.page_reached, _A.c.question_id,
+                              _A.c.choice, _A.c.number, _A.c.text, _A.c.importance,
+                              _A.c.satisfaction)
+                       .select_from(_R.outerjoin(_A, _A.c.response_id == _R.c.id))
+                       .order_by(_A.c.id))
+_DRAFT_BY_KEY = _DRAFT_WITH_ANSWERS.where(_R.c.resume_key_hash == bindparam("key_hash"))
+_DRAFT_BY_ACCOUNT = _DRAFT_WITH_ANSWERS.where(_R.c.survey_id == bindparam("survey_id"),
+                                              _R.c.user_id == bindparam("user_id"),
+                                              _R.c.status == "draft")
+
+
+def _draft_query(survey, user, token: str | None) -> tuple[Any, dict] | None:
+    """The query (and its parameters) that finds the person's draft of `survey`."""
+    if _is_person(user):
         if not survey.anonymous:
-            return session.scalar(select(Response).where(
-                Response.survey_id == survey.id, Response.user_id == user.id,
-                Response.status == "draft"))
-        return session.scalar(select(Response).where(
-            Response.resume_key_hash == _digest(account_key(user.id, survey.id))))
+            return _DRAFT_BY_ACCOUNT, {"survey_id": survey.id, "user_id": user.id}
+        return _DRAFT_BY_KEY, {"key_hash": _digest(account_key(user.id, survey.id))}
     if token:
-        response = session.scalar(select(Response).where(
-            Response.resume_key_hash == _digest(token)))
-        if response is not None and response.survey_id == survey.id:
-            return response
+        return _DRAFT_BY_KEY, {"key_hash": _digest(token)}
     return None
 
 
-def has_submitted(session: Session, survey: Survey, user) -> bool:
+def find_draft(session: Session, survey, *, user=None, token: str | None = None):
+    """The person's draft for `survey`, if any (by account, or by private resume token)."""
+    query = _draft_query(survey, user, token)
+    row = session.connection().execute(*query).first() if query is not None else None
+    if row is None or row.survey_id != survey.id:
+        return None
+    return session.get(Response, row.id)
+
+
+@dataclass(frozen=True)
+class DraftRef:
+    """A draft as the answering pages need it: its id and how far the person got."""
+
+    id: str
+    page_reached: int
+
+
+def draft_with_values(session: Session, survey: SurveySnapshot, *, user=None,
+                      token: str | None = None) -> tuple[DraftRef, dict[str, Any]] | None:
+    """The person's draft of `survey` and its answers so far by question key (one query),
+    or None when the person has none."""
+    query = _draft_query(survey, user, token)
+    if query is None:
+        return None
+    rows = session.connection().execute(*query).all()
+    if not rows or rows[0].survey_id != survey.id:
+        return None
+    return DraftRef(rows[0].id, rows[0].page_reached or 0), _values_by_key(survey, rows)
+
+
+def has_submitted(session: Session, survey, user) -> bool:
     """Whether this account has already submitted the survey."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if not _is_person(user):
         return False
     return session.scalar(select(func.count(Participation.id)).where(
         Participation.survey_id == survey.id, Participation.user_id == user.id)) > 0
@@ -102,14 +156,18 @@ class Started:
 
 
 def start(session: Session, survey: Survey, *, user=None, consent: bool,
-          quote_consent: bool = False) -> Started:
-    """Record consent and open a draft. Non-anonymous surveys need an account."""
+          quote_consent: bool = False, form_key: str | None = None) -> Started:
+    """Record consent and open a draft. Non-anonymous surveys need an account.
+
+    `form_key` is the consent form's idempotency key: a visitor's resume token is derived
+    from it (see `resume_token_for`), otherwise it is random.
+    """
     if not is_open(survey):
         raise Conflict("This survey is not open for answers.")
     if not consent:
         raise DomainError("Please read and agree to the consent text to take part.",
                           field="consent")
-    logged_in = user is not None and getattr(user, "is_authenticated", False)
+    logged_in = _is_person(user)
     if not survey.anonymous and not logged_in:
         raise DomainError("This survey links answers to your account: please log in first.")
     if logged_in and has_submitted(session, survey, user):
@@ -123,7 +181,8 @@ def start(session: Session, survey: Survey, *, user=None, consent: bool,
     elif logged_in:
         key_hash = None
     else:
-        token = secrets.token_urlsafe(24)
+        token = (resume_token_for(survey.id, form_key) if form_key
+                 else secrets.token_urlsafe(24))
         key_hash = _digest(token)
     response = Response(
         survey_id=survey.id,
@@ -149,17 +208,26 @@ def start(session: Session, survey: Survey, *, user=None, consent: bool,
 
 # --- answers ----------------------------------------------------------------------------
 
+_DRAFT_ANSWERS = (select(_A.c.question_id, _A.c.choice, _A.c.number, _A.c.text,
+                         _A.c.importance, _A.c.satisfaction)
+                  .where(_A.c.response_id == bindparam("response_id")).order_by(_A.c.id))
+
+
 def current_values(session: Session, response: Response) -> dict[str, Any]:
-    """The draft's answers so far, by question key."""
-    rows = session.scalars(select(Answer).where(Answer.response_id == response.id)).all()
-    by_question: dict[int, list[Answer]] = {}
+    """The answers of `response` so far, by question key."""
+    survey = snapshot.survey_by_id(session, response.survey_id)
+    return _values_by_key(survey, session.connection().execute(
+        _DRAFT_ANSWERS, {"response_id": response.id}))
+
+
+def _values_by_key(survey: SurveySnapshot, rows) -> dict[str, Any]:
+    """Answer values by question key, from answer rows (rows without a question skipped)."""
+    by_question: dict[int, list] = {}
     for row in rows:
-        by_question.setdefault(row.question_id, []).append(row)
-    survey = session.get(Survey, response.survey_id)
-    return {
-        q.key: rules.value_from_rows(q, by_question[q.id])
-        for q in survey.questions if q.id in by_question
-    }
+        if row.question_id is not None:
+            by_question.setdefault(row.question_id, []).append(row)
+    return {q.key: rules.value_from_rows(q, by_question[q.id])
+            for q in survey.questions if q.id in by_question}
 
 
 def add_answer(session: Session, response_id: str, question: Question, value: Any, *,
@@ -189,87 +257,124 @@ class PageResult:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def check_page(survey: Survey, page_questions: list[Question], raw: Mapping[str, Any],
+def check_page(survey: SurveySnapshot, page_questions, raw: Mapping[str, Any],
                known: Mapping[str, Any], *, require: bool) -> PageResult:
     """Validate the raw answers of one page; `require` enforces required questions."""
-    by_key = {q.key: q for q in survey.active_questions}
+    by_key = survey.questions_of.by_key
     result = PageResult()
     merged = dict(known)
+    cleaned = {q.key: rules.clean(q, raw.get(q.key)) for q in page_questions}
     for question in page_questions:
-        cleaned = rules.clean(question, raw.get(question.key))
-        if cleaned.problem is None:
-            merged[question.key] = cleaned.value
-        else:
-            merged[question.key] = raw.get(question.key)
+        one = cleaned[question.key]
+        merged[question.key] = one.value if one.problem is None else raw.get(question.key)
     for question in page_questions:
         if not rules.is_visible(question, merged, by_key):
             continue
-        cleaned = rules.clean(question, raw.get(question.key))
-        if cleaned.problem and (require or cleaned.problem != "an answer is required"):
-            result.errors[question.key] = cleaned.problem[0].upper() + cleaned.problem[1:] + "."
+        one = cleaned[question.key]
+        if one.problem and (require or one.problem != "an answer is required"):
+            result.errors[question.key] = one.problem[0].upper() + one.problem[1:] + "."
         else:
-            result.values[question.key] = cleaned.value
+            result.values[question.key] = one.value
     return result
 
 
-def save_page(session: Session, survey: Survey, response: Response,
-              page_questions: list[Question], values: Mapping[str, Any], page_number: int):
-    """Store one page's answers (replacing earlier ones) and drop answers now hidden.
+_ANSWER_ROW = {"choice": None, "number": None, "text": None, "importance": None,
+               "satisfaction": None, "safety_flag_id": None}
 
-    Every text is screened for adverse events as it is saved.
-    """
-    if response.status != "draft":
-        raise Conflict("These answers were already submitted.")
-    if not is_open(survey):
-        raise Conflict("This survey has closed; answers can no longer be saved.")
-    merged = {**current_values(session, response), **values}
+
+@dataclass(frozen=True)
+class PagePlan:
+    """What saving one checked page will store: computed before the write lock is taken."""
+
+    page_number: int
+    replace_ids: tuple[int, ...]  # answers to delete: this page's and those now hidden
+    rows: tuple[tuple[Any, dict[str, Any]], ...]  # (question, Answer columns) to insert
+    missing: tuple[Any, ...]  # visible required questions still unanswered afterwards
+
+
+def plan_page(survey: SurveySnapshot, page_questions, values: Mapping[str, Any],
+              known: Mapping[str, Any], page_number: int) -> PagePlan:
+    """Plan storing one page's checked `values` over the draft's `known` answers:
+    this page's answers are replaced and answers to questions it now hides are dropped."""
+    by_key = survey.questions_of.by_key
+    merged = {**known, **values}
     for question in page_questions:
         if question.key not in values:
             merged.pop(question.key, None)
-    by_key = {q.key: q for q in survey.active_questions}
     hidden = [q for q in survey.active_questions if not rules.is_visible(q, merged, by_key)]
-    replace_ids = [q.id for q in page_questions] + [q.id for q in hidden]
-    session.execute(delete(Answer).where(Answer.response_id == response.id,
-                                         Answer.question_id.in_(replace_ids)))
     hidden_keys = {q.key for q in hidden}
-    for question in page_questions:
-        if question.key not in hidden_keys:
-            add_answer(session, response.id, question, values.get(question.key),
-                       source="survey-response")
-    response.page_reached = max(response.page_reached or 0, page_number)
-    session.flush()
+    rows = tuple(
+        (question, {**_ANSWER_ROW, **columns})
+        for question in page_questions if question.key not in hidden_keys
+        for columns in rules.answer_rows(question, values.get(question.key))
+    )
+    after = {k: v for k, v in merged.items() if k not in hidden_keys}
+    missing = tuple(q for q in survey.active_questions
+                    if q.required and q.key not in hidden_keys and after.get(q.key) in (None, []))
+    return PagePlan(page_number, tuple([q.id for q in page_questions] + [q.id for q in hidden]),
+                    rows, missing)
 
 
-def missing_required(session: Session, survey: Survey, response: Response) -> list[Question]:
-    """Visible required questions still unanswered."""
-    values = current_values(session, response)
-    by_key = {q.key: q for q in survey.active_questions}
-    return [
-        q for q in survey.active_questions
-        if q.required and rules.is_visible(q, values, by_key) and values.get(q.key) in (None, [])
-    ]
-
-
-def submit(session: Session, survey: Survey, response: Response, *, user=None) -> Response:
-    """Freeze the draft. Records participation for accounts; erases the resume key."""
-    if response.status != "draft":
-        raise Conflict("These answers were already submitted. Thank you!")
+def check_can_store(survey, plan: PagePlan, *, submitting: bool) -> None:
+    """Refuse before taking any lock: a closed survey, or a submission with gaps."""
     if not is_open(survey):
-        raise Conflict("This survey has closed; answers can no longer be submitted.")
-    missing = missing_required(session, survey, response)
-    if missing:
-        raise DomainError("Please answer: " + "; ".join(q.text for q in missing[:5]))
-    logged_in = user is not None and getattr(user, "is_authenticated", False)
-    if logged_in:
-        session.add(Participation(survey_id=survey.id, user_id=user.id))
-    response.status = "submitted"
-    response.resume_key_hash = None
-    response.submitted_on = clock.today_utc()
-    try:
-        session.flush()
-    except IntegrityError as exc:  # two tabs submitting at once: the second one loses
-        raise Conflict("You have already answered this survey. Thank you!") from exc
-    return response
+        raise Conflict("This survey has closed; answers can no longer be "
+                       + ("submitted." if submitting else "saved."))
+    if submitting and plan.missing:
+        raise DomainError("Please answer: " + "; ".join(q.text for q in plan.missing[:5]))
+
+
+_PAGE_REACHED = case((_R.c.page_reached < bindparam("page"), bindparam("page")),
+                     else_=_R.c.page_reached)
+_CLAIM = (update(_R).where(_R.c.id == bindparam("response_id"), _R.c.status == "draft")
+          .values(page_reached=_PAGE_REACHED))
+_CLAIM_AND_SUBMIT = (update(_R)
+                     .where(_R.c.id == bindparam("response_id"), _R.c.status == "draft")
+                     .values(page_reached=_PAGE_REACHED, status="submitted",
+                             resume_key_hash=None, submitted_on=bindparam("today")))
+_DROP_ANSWERS = delete(_A).where(_A.c.response_id == bindparam("response_id"),
+                                 _A.c.question_id.in_(bindparam("question_ids", expanding=True)))
+_ADD_ANSWERS = insert(_A)
+_ADD_PARTICIPATION = insert(Participation.__table__)
+
+
+def save_page(session: Session, survey, draft: DraftRef, plan: PagePlan, *,
+              submitting: bool = False, user=None) -> None:
+    """Store a planned page, and freeze the draft when `submitting`, in a few statements.
+
+    The draft row is claimed first (only while it is still a draft), so two requests for
+    one draft store one after the other and nothing is added to a submitted response.
+    Every text is screened for adverse events as it is saved. Submitting records
+    participation for accounts and erases the resume key; only the date is kept.
+    """
+    check_can_store(survey, plan, submitting=submitting)
+    conn = session.connection()
+    if submitting:
+        claimed = conn.execute(_CLAIM_AND_SUBMIT, {"response_id": draft.id,
+                                                   "page": plan.page_number,
+                                                   "today": clock.today_utc()})
+    else:
+        claimed = conn.execute(_CLAIM, {"response_id": draft.id, "page": plan.page_number})
+    if claimed.rowcount != 1:
+        raise Conflict("These answers were already submitted. Thank you!")
+    conn.execute(_DROP_ANSWERS, {"response_id": draft.id,
+                                 "question_ids": list(plan.replace_ids)})
+    rows = []
+    for question, columns in plan.rows:
+        row = {**columns, "response_id": draft.id, "question_id": question.id}
+        if columns["text"]:
+            flag = screen(session, source="survey-response",
+                          source_ref=f"response:{draft.id}/question:{question.key}",
+                          text=columns["text"])
+            row["safety_flag_id"] = flag.id if flag is not None else None
+        rows.append(row)
+    if rows:
+        conn.execute(_ADD_ANSWERS, rows)
+    if submitting and _is_person(user):
+        try:
+            conn.execute(_ADD_PARTICIPATION, {"survey_id": survey.id, "user_id": user.id})
+        except IntegrityError as exc:  # two drafts of one account submitted at once
+            raise Conflict("You have already answered this survey. Thank you!") from exc
 
 
 # --- what a logged-in person sees --------------------------------------------------------

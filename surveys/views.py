@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -18,12 +19,21 @@ from flask import (
 )
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from challenge.db import db_session
+from challenge import idempotency
+from challenge.db import (
+    begin_writing,
+    db_session,
+    end_failed_transaction,
+    is_lock_timeout,
+    reads_first,
+)
+from challenge.errorpages import busy_response
 from challenge.errors import DomainError
 from surveys import answers as rules
-from surveys import guidelines, services
+from surveys import guidelines, services, snapshot, unsaved
 from surveys.models import Survey
 
 bp = Blueprint("surveys", __name__)
@@ -51,16 +61,17 @@ def _draft(survey: Survey):
 
 def _raw_answers(questions) -> dict:
     """Raw form values by question key (need: a pair; multi: a list)."""
+    form = request.form
     raw = {}
     for q in questions:
         name = f"q_{q.key}"
         if q.type == "multi":
-            raw[q.key] = request.form.getlist(name)
+            raw[q.key] = form.getlist(name)
         elif q.type == "need":
-            raw[q.key] = (request.form.get(f"{name}.importance", ""),
-                          request.form.get(f"{name}.satisfaction", ""))
+            raw[q.key] = (form.get(f"{name}.importance", ""),
+                          form.get(f"{name}.satisfaction", ""))
         else:
-            raw[q.key] = request.form.get(name, "")
+            raw[q.key] = form.get(name, "")
     return raw
 
 
@@ -75,14 +86,26 @@ def landing(slug: str):
     """What the survey is for, who runs it, how answers are used; consent before starting."""
     dbs = db_session()
     survey = services.get_public_survey(dbs, slug)
+    key = None
+    if request.method == "POST":
+        key = idempotency.key_from_request()
+        done = idempotency.replay(dbs, key)
+        if done is not None:
+            return _consent_replayed(survey, key, done)
     draft = _draft(survey)
     submitted = services.has_submitted(dbs, survey, current_user)
     error = None
     if request.method == "POST":
+        location = url_for("surveys.page", slug=slug, number=1)
         try:
+            idempotency.remember(dbs, key, location)  # first: a duplicate stops here
             started = services.start(dbs, survey, user=current_user,
                                      consent=request.form.get("consent") == "yes",
-                                     quote_consent=request.form.get("quote") == "yes")
+                                     quote_consent=request.form.get("quote") == "yes",
+                                     form_key=key)
+        except idempotency.Duplicate:
+            dbs.rollback()
+            return _consent_replayed(survey, key, idempotency.replay(dbs, key))
         except DomainError as exc:
             dbs.rollback()
             error = exc.message
@@ -91,71 +114,155 @@ def landing(slug: str):
             if started.resume_token:
                 _remember_token(slug, started.resume_token)
                 session["show_resume_link"] = slug
-            return redirect(url_for("surveys.page", slug=slug, number=1))
+            return _private(redirect(location))
     status = 200 if error is None else 422
-    return render_template("surveys/landing.html", survey=survey, draft=draft,
-                           submitted=submitted, error=error,
-                           is_open=services.is_open(survey)), status
+    return _private(make_response(render_template(
+        "surveys/landing.html", survey=survey, draft=draft, submitted=submitted, error=error,
+        is_open=services.is_open(survey)), status))
 
 
-@bp.route("/s/<slug>/page/<int:number>", methods=["GET", "POST"])
-def page(slug: str, number: int):
-    """One page of questions, with a progress indicator; saves on every step."""
-    dbs = db_session()
-    survey = services.get_public_survey(dbs, slug)
-    response = _draft(survey)
-    if response is None:
-        flash("Please start the survey here first.", "info")
-        return redirect(url_for("surveys.landing", slug=slug))
-    all_pages = rules.pages(survey.active_questions)
-    if not 1 <= number <= max(len(all_pages), 1):
-        abort(404)
-    questions = all_pages[number - 1] if all_pages else []
-    known = services.current_values(dbs, response)
-    errors: dict[str, str] = {}
-    values = known
-    if request.method == "POST":
-        action = request.form.get("action", "next")
-        raw = _raw_answers(questions)
-        checked = services.check_page(survey, questions, raw, known,
-                                      require=action in ("next", "submit"))
-        if checked.errors:
-            errors = checked.errors
-            values = {**known, **raw}  # show what was typed, even where it is wrong
-        else:
-            try:
-                services.save_page(dbs, survey, response, questions, checked.values, number)
-                if action == "submit":
-                    services.submit(dbs, survey, response, user=current_user)
-            except DomainError as exc:
-                dbs.rollback()
-                flash(exc.message, "error")
-                values = {**known, **raw}
-            else:
-                dbs.commit()
-                return _after_save(survey, action, number, len(all_pages))
-    by_key = {q.key: q for q in survey.active_questions}
+def _consent_replayed(survey, key: str, done):
+    """A retried or double-clicked consent: the first answer, and for a visitor the same
+    draft's resume token again (in case the first answer, which carried it, was lost)."""
+    if not current_user.is_authenticated:
+        _remember_token(survey.slug, services.resume_token_for(survey.id, key))
+        session["show_resume_link"] = survey.slug
+    return _private(done)
+
+
+def _private(response):
+    """Survey forms hold per-person keys and answers: never stored by a browser's cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- answering pages ------------------------------------------------------------------
+
+BUSY_MESSAGE = ("The platform is very busy; your answers are still here, press the button "
+                "again in a few seconds.")
+
+
+def _render_page(survey, questions, values: dict, number: int, *,
+                 errors: dict | None = None, notice: str | None = None, status: int = 200):
+    errors = errors or {}
+    by_key = survey.questions_of.by_key
     visible_now = {q.key: rules.is_visible(q, values, by_key) for q in questions}
+    slug = survey.slug
     resume_link = None
     if session.pop("show_resume_link", None) == slug and _token(slug):
         resume_link = url_for("surveys.resume", slug=slug, token=_token(slug), _external=True)
-    return render_template(
+    return _private(make_response(render_template(
         "surveys/page.html", survey=survey, questions=questions, values=values, errors=errors,
-        number=number, total=len(all_pages), visible=visible_now, resume_link=resume_link,
-    ), (422 if errors else 200)
+        number=number, total=len(survey.pages), visible=visible_now, resume_link=resume_link,
+        notice=notice), status))
 
 
-def _after_save(survey: Survey, action: str, number: int, total: int):
+@bp.route("/s/<slug>/page/<int:number>", methods=["GET", "POST"])
+@reads_first
+def page(slug: str, number: int):
+    """One page of questions, with a progress indicator; saves on every step.
+
+    A post reads and checks everything without the write lock, then stores the page in
+    one short write transaction. If the database stays locked past DB_LOCK_TIMEOUT_SECONDS
+    the page comes back (503, Retry-After) with everything typed still in it, and a copy
+    of it is kept in the session so that a reload shows it too.
+    """
+    dbs = db_session()
+    key = idempotency.key_from_request() if request.method == "POST" else None
+    survey = snapshot.public_survey(dbs, slug)
+    all_pages = survey.pages
+    if not 1 <= number <= max(len(all_pages), 1):
+        abort(404)
+    questions = all_pages[number - 1] if all_pages else ()
+    if request.method == "GET":
+        return _show_page(dbs, survey, questions, number)
+    raw = _raw_answers(questions)
+    known: dict = {}  # the draft's stored answers, once read
+    try:
+        return _store_page(dbs, survey, questions, number, raw, known, key)
+    except OperationalError as exc:
+        if not is_lock_timeout(exc):
+            raise
+        end_failed_transaction()
+        unsaved.keep(slug, number, raw)
+        return busy_response(_render_page(survey, questions, {**known, **raw}, number,
+                                          notice=BUSY_MESSAGE, status=503))
+
+
+def _show_page(dbs: Session, survey, questions, number: int):
+    found = services.draft_with_values(dbs, survey, user=current_user,
+                                       token=_token(survey.slug))
+    if found is None:
+        return _start_first(survey.slug)
+    known = found[1]
+    kept = unsaved.typed(survey.slug, number, questions)
+    notice = ("Some answers you typed here were not saved yet because the platform was "
+              "busy. Check them and press the button again." if kept else None)
+    return _render_page(survey, questions, {**known, **kept}, number, notice=notice)
+
+
+def _start_first(slug: str):
+    flash("Please start the survey here first.", "info")
+    return redirect(url_for("surveys.landing", slug=slug))
+
+
+def _store_page(dbs: Session, survey, questions, number: int, raw: dict, known: dict,
+                key: str | None):
+    """Check and store a posted page; `known` is filled with the draft's answers.
+
+    A repeat of an already stored post (same idempotency key) is recognised when its
+    record collides with the first one's, or, on any way out that would refuse it, by
+    looking the key up first: either way it gets the first answer and changes nothing.
+    """
     slug = survey.slug
-    if action == "submit":
+    found = services.draft_with_values(dbs, survey, user=current_user, token=_token(slug))
+    if found is None:  # no draft (any more): perhaps this very post submitted it
+        return idempotency.replay(dbs, key) or _start_first(slug)
+    draft, values = found
+    known.update(values)
+    action = request.form.get("action", "next")
+    typed = {**known, **raw}  # shown again whenever the page is not stored
+    checked = services.check_page(survey, questions, raw, known,
+                                  require=action in ("next", "submit"))
+    if checked.errors:
+        return idempotency.replay(dbs, key) or _render_page(
+            survey, questions, typed, number, errors=checked.errors, status=422)
+    submitting = action == "submit"
+    plan = services.plan_page(survey, questions, checked.values, known, number)
+    location = _location_after(slug, action, number, len(survey.pages))
+    try:
+        services.check_can_store(survey, plan, submitting=submitting)
+        begin_writing(dbs)
+        idempotency.remember(dbs, key, location)  # a repeat stops here
+        services.save_page(dbs, survey, draft, plan, submitting=submitting, user=current_user)
+        dbs.commit()
+    except idempotency.Duplicate:
+        end_failed_transaction()
+        return idempotency.replay(dbs, key)
+    except DomainError as exc:
+        end_failed_transaction()
+        done = idempotency.replay(dbs, key)
+        if done is not None:
+            return done
+        flash(exc.message, "error")
+        return _render_page(survey, questions, typed, number)
+    unsaved.forget(slug)
+    if submitting:
         _remember_token(slug, None)
-        return redirect(url_for("surveys.thanks", slug=slug))
-    if action == "save":
+    elif action == "save":
         flash("Your answers are saved. You can come back and continue at any time.", "success")
-        return redirect(url_for("surveys.landing", slug=slug))
+    return redirect(location)
+
+
+def _location_after(slug: str, action: str, number: int, total: int) -> str:
+    """Where a stored page leads: thanks, the landing page, or the previous/next page."""
+    if action == "submit":
+        return url_for("surveys.thanks", slug=slug)
+    if action == "save":
+        return url_for("surveys.landing", slug=slug)
     if action == "back":
-        return redirect(url_for("surveys.page", slug=slug, number=max(1, number - 1)))
-    return redirect(url_for("surveys.page", slug=slug, number=min(total, number + 1)))
+        return url_for("surveys.page", slug=slug, number=max(1, number - 1))
+    return url_for("surveys.page", slug=slug, number=min(total, number + 1))
 
 
 @bp.get("/s/<slug>/resume/<token>")

@@ -36,7 +36,8 @@ def user_roles(user_id: int):
     form = RolesForm(data={"roles": sorted(user.roles)} if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
-            services.set_roles(dbs, user, form.roles.data, actor=current_user)
+            # no box ticked posts no "roles" at all, and WTForms then gives None
+            services.set_roles(dbs, user, form.roles.data or [], actor=current_user)
         except DomainError as exc:
             dbs.rollback()
             form.roles.errors = list(form.roles.errors) + [exc.message]

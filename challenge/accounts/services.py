@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 from flask import current_app
@@ -43,6 +44,17 @@ def _dummy_hash() -> str:
     if method not in _DUMMY_HASH_CACHE:
         _DUMMY_HASH_CACHE[method] = generate_password_hash("not-a-real-password", method=method)
     return _DUMMY_HASH_CACHE[method]
+
+
+def email_fingerprint(email: str) -> str:
+    """A keyed hash of a typed e-mail address, for the audit log of unknown accounts.
+
+    Repeated attempts at one unknown address can be told apart from many addresses, yet
+    the address itself is not stored and cannot be guessed back without the secret key.
+    """
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, normalize_email(email).encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]
 
 
 def find_user(session: Session, email: str) -> User | None:
@@ -97,16 +109,23 @@ def register(
 
 
 def authenticate(session: Session, email: str, password: str, *, ip: str | None = None):
-    """The user when the credentials match, else None; both outcomes are audited."""
+    """The user when the credentials match, else None; both outcomes are audited.
+
+    A failure names the account when it exists (as the target: the actor is anonymous),
+    else only a keyed hash of the e-mail typed; the password typed is never recorded.
+    """
     user = find_user(session, email)
     stored = user.password_hash if user is not None else None
     ok = check_password_hash(stored or _dummy_hash(), password) and stored is not None
     if not ok:
-        audit.record(session, "login.failed", actor=user,
-                     actor_label=None if user else "unknown", ip=ip)
+        # Whoever typed is not signed in: the actor is anonymous, the account the target.
+        if user is None:
+            audit.record(session, "login.failed", ip=ip, email_hash=email_fingerprint(email))
+        else:
+            audit.record(session, "login.failed", target=f"user:{user.id}", ip=ip)
         return None
     user.last_login_at = clock.now()
-    audit.record(session, "login.succeeded", actor=user, ip=ip)
+    audit.record(session, "login.succeeded", actor=user, target=f"user:{user.id}", ip=ip)
     return user
 
 
@@ -161,7 +180,7 @@ def request_password_reset(session: Session, email: str, link_for) -> ResetReque
     """Queue a reset link when the account exists; callers answer identically either way."""
     user = find_user(session, email)
     if user is None:
-        audit.record(session, "password.reset_requested", actor_label="unknown")
+        audit.record(session, "password.reset_requested", email_hash=email_fingerprint(email))
         return ResetRequest(sent=False)
     link = link_for(make_password_token(user))
     outbox.send(
@@ -170,7 +189,8 @@ def request_password_reset(session: Session, email: str, link_for) -> ResetReque
         f"(valid for one hour, once):\n{link}\n\nIf it was not you, ignore this message.",
         kind="password-reset",
     )
-    audit.record(session, "password.reset_requested", actor=user, target=f"user:{user.id}")
+    # Anyone may ask: the actor is anonymous, the account the target.
+    audit.record(session, "password.reset_requested", target=f"user:{user.id}")
     return ResetRequest(sent=True)
 
 

@@ -135,7 +135,7 @@ def logout():
     if ConfirmForm().validate_on_submit():
         dbs = db_session()
         services.end_all_sessions(current_user)
-        audit.record(dbs, "logout", actor=current_user)
+        audit.record(dbs, "logout", actor=current_user, target=f"user:{current_user.id}")
         dbs.commit()
         logout_user()
         session.clear()

@@ -14,7 +14,7 @@ from challenge.challenges.forms import ChallengeForm, ExtensionForm, to_local
 from challenge.db import db_session, set_write_intent
 from challenge.errors import DomainError
 from challenge.formerrors import place_errors as _place_errors
-from challenge.pagination import Page, page_args
+from challenge.pagination import PER_PAGE, Page, page_args, page_number
 from challenge.security import current_actor, role_required
 from surveys.charts import bar_chart
 
@@ -92,7 +92,13 @@ def edit(slug: str):
 def _overview(challenge, *, failed: tuple[int, ExtensionForm] | None = None,
               status: int = 200):
     dbs = db_session()
-    rows = services.team_rows(dbs, challenge)
+    counts = services.team_status_counts(dbs, challenge)
+    total = sum(counts.values())
+    number = page_number()
+    if failed is not None:  # show the page of the team whose form was refused
+        number = _page_of(dbs, challenge, failed[0])
+    rows = services.team_rows(dbs, challenge, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    page = Page(rows, total, number, PER_PAGE)
     forms = {}
     for row in rows:
         if failed is not None and failed[0] == row.id:
@@ -105,12 +111,25 @@ def _overview(challenge, *, failed: tuple[int, ExtensionForm] | None = None,
     chart = bar_chart([(f"−{h.hours_before} h", h.saved) for h in activity.hours])
     now = clock.now()
     return render_template(
-        "challenges/admin/overview.html", challenge=challenge, rows=rows,
-        counts=services.status_counts(rows), labels=services.SUBMISSION_STATUS_LABELS,
+        "challenges/admin/overview.html", challenge=challenge, page=page,
+        counts=counts, labels=services.SUBMISSION_STATUS_LABELS,
         activity=activity, chart=chart, forms=forms, now=now,
         current=services.current_phase(challenge, now),
         survey=services.linked_survey(dbs, challenge),
         doc=services.guideline_doc_for(dbs, challenge)), status
+
+
+def _page_of(dbs, challenge, team_id: int) -> int:
+    """The overview page that lists this team."""
+    team = services.get_team(dbs, challenge, team_id)
+    return services.team_position(dbs, challenge, team) // PER_PAGE + 1
+
+
+def _team_anchor(slug: str, dbs, challenge, team) -> str:
+    """The overview address that shows this team's row."""
+    number = _page_of(dbs, challenge, team.id)
+    return url_for("challenge_admin.overview", slug=slug, page=number if number > 1 else None,
+                   _anchor=f"team-{team.id}")
 
 
 @bp.get("/<slug>")
@@ -139,7 +158,7 @@ def grant_extension(slug: str, team_id: int):
         return _overview(challenge, failed=(team.id, form), status=exc.status_code)
     dbs.commit()
     flash(f"Team “{team.name}” may now submit until {until:%Y-%m-%d %H:%M} UTC.", "success")
-    return redirect(url_for("challenge_admin.overview", slug=slug, _anchor=f"team-{team.id}"))
+    return redirect(_team_anchor(slug, dbs, challenge, team))
 
 
 @bp.post("/<slug>/teams/<int:team_id>/extension/remove")
@@ -152,7 +171,7 @@ def remove_extension(slug: str, team_id: int):
     services.grant_extension(dbs, team, None, actor=current_actor())
     dbs.commit()
     flash(f"Team “{team.name}” has the challenge's deadline again.", "success")
-    return redirect(url_for("challenge_admin.overview", slug=slug, _anchor=f"team-{team.id}"))
+    return redirect(_team_anchor(slug, dbs, challenge, team))
 
 
 @bp.get("/<slug>/teams.csv")

@@ -95,8 +95,8 @@ def _is_whole(value: Any) -> bool:
 def _text(doc: dict, name: str, path: str, problems: list[str], *, required: bool = False,
           limit: int = services.TEXT_MAX) -> None:
     value = doc.get(name)
-    if value is None and not required:
-        return
+    if name not in doc and not required:
+        return  # absent; an explicit null is not text (the code below reads it as text)
     if not isinstance(value, str) or (required and not value.strip()):
         problems.append(f"{path}: is required (text)" if required else f"{path}: must be text")
     elif len(value) > limit:
@@ -290,7 +290,7 @@ def _validate_judges(doc: dict, problems: list[str]) -> None:
             seen.add(email)
         _text(judge, "name", f"{path}.name", problems, limit=120)
         panel = judge.get("panel", DEFAULT_PANEL)
-        if panels and panel not in panels:
+        if panels and (not isinstance(panel, str) or panel not in panels):
             problems.append(f"{path}.panel: {panel!r} is not one of the panels "
                             f"({', '.join(map(str, panels))})")
 
@@ -562,7 +562,7 @@ def _content(version: SubmissionVersion | None) -> dict[str, Any] | None:
 
 def _wanted_content(item: dict) -> dict[str, Any]:
     return {"title": item["title"].strip(), "summary": item.get("summary", ""),
-            "needs": list(item.get("needs", [])), "demo_url": item.get("demo_url", "") or "",
+            "needs": list(item.get("needs") or []), "demo_url": item.get("demo_url", "") or "",
             "repo_url": item.get("repo_url", "") or ""}
 
 
@@ -641,6 +641,8 @@ def apply(session: Session, doc: dict, *, actor=None) -> ImportResult:
     now = clock.now()
     challenge = session.scalar(select(Challenge).where(Challenge.slug == doc["slug"]))
     before = export(session, challenge) if challenge is not None else None
+    switches = {name: getattr(challenge, name) for name in ("published", "gallery_open")
+                } if challenge is not None else {}
     users, created, promoted = _accounts(session, doc, actor)
     survey_id = None
     if doc.get("survey") is not None:
@@ -679,7 +681,9 @@ def apply(session: Session, doc: dict, *, actor=None) -> ImportResult:
         challenge.updated_at = now
         audit.record(session, "challenge.imported" if before is None else "challenge.updated",
                      actor=actor, target=f"challenge:{challenge.slug}", teams=len(teams),
-                     versions_added=versions, accounts_created=len(created), via="import")
+                     versions_added=versions, accounts_created=len(created), via="import",
+                     published=challenge.published, gallery_open=challenge.gallery_open)
+        services.audit_visibility(session, challenge, switches, actor=actor)
         session.flush()
     for step in current_app.extensions.get("challenge_import_steps", []):
         step(session, challenge, actor=actor)  # e.g. judging materialises rubric and seats

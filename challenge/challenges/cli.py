@@ -13,7 +13,7 @@ import json
 import click
 from flask.cli import AppGroup
 
-from challenge.cli import fail, run_service
+from challenge.cli import audit_export, fail, run_service
 from challenge.db import db_session
 from challenge.errors import NotFound, ValidationFailed
 from surveys.cli import _FILE, _read_text, _reject_constant
@@ -42,6 +42,8 @@ def import_challenge(file: str) -> None:
         fail(f"{file}: line {exc.lineno}, column {exc.colno}: {exc.msg}")
     except ValueError as exc:
         fail(f"{file}: {exc}")
+    except RecursionError:  # thousands of nested [ or {: not a document anyone writes
+        fail(f"{file}: nested too deeply to be read")
 
     def _apply(session):
         try:
@@ -83,4 +85,6 @@ def export_challenge(slug: str) -> None:
         challenge = services.get_challenge(session, slug)
     except NotFound:
         fail(f"no challenge with slug {slug!r}")
-    click.echo(json.dumps(bundle.export(session, challenge), indent=2, ensure_ascii=False))
+    document = json.dumps(bundle.export(session, challenge), indent=2, ensure_ascii=False)
+    audit_export("challenge.exported", f"challenge:{challenge.slug}", what="bundle.json")
+    click.echo(document)

@@ -8,11 +8,12 @@ an adverse-event flag still open (new or reviewed) stays out until the flag is s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, load_only
 
 from challenge import clock
 from challenge.challenges.models import Challenge, Submission, SubmissionVersion, Team
@@ -50,23 +51,67 @@ def _text_origins(session: Session, submission_ids: list[int]) -> dict[tuple[int
     return origins
 
 
-def entries(session: Session, challenge: Challenge) -> list[GalleryEntry]:
-    """The opted-in entries, by team name (flagged texts held back)."""
-    rows = list(session.execute(
-        select(Team.name, SubmissionVersion)
-        .join(Submission, Submission.team_id == Team.id)
+_REF = re.compile(r"submission:(\d+)/version:(\d+)")
+
+
+def _held_back(session: Session, challenge: Challenge) -> set[int]:
+    """Submission ids of this challenge whose entry text is under an open flag.
+
+    Open flags are few (the safety team clears them within a business day), so they are
+    read first and only the flagged submissions' histories are looked at; the page query
+    then leaves those submissions out in SQL, which keeps the count and the pages right.
+    """
+    flagged: dict[int, set[int]] = {}
+    for ref in session.scalars(select(Flag.source_ref).where(
+            Flag.source == "submission", Flag.status.in_(OPEN_STATUSES))):
+        match = _REF.fullmatch(ref or "")
+        if match:
+            flagged.setdefault(int(match[1]), set()).add(int(match[2]))
+    if not flagged:
+        return set()
+    entry_numbers = dict(session.execute(
+        select(Submission.id, SubmissionVersion.number)
         .join(SubmissionVersion, SubmissionVersion.id == Submission.entry_version_id)
-        .where(Submission.challenge_id == challenge.id,
-               Submission.gallery_opt_in.is_(True),
-               SubmissionVersion.submitted_at.is_not(None))
-        .order_by(Team.name, Team.id)))
-    if not rows:
-        return []
-    origins = _text_origins(session, [v.submission_id for _, v in rows])
-    refs = {v.id: f"submission:{v.submission_id}/version:"
-                  f"{origins.get((v.submission_id, v.number), v.number)}" for _, v in rows}
-    held = set(session.scalars(select(Flag.source_ref).where(
-        Flag.source == "submission", Flag.source_ref.in_(set(refs.values())),
-        Flag.status.in_(OPEN_STATUSES))))
-    return [GalleryEntry(name, version) for name, version in rows
-            if refs[version.id] not in held]
+        .where(Submission.challenge_id == challenge.id, Submission.id.in_(flagged))).all())
+    if not entry_numbers:
+        return set()
+    origins = _text_origins(session, list(entry_numbers))
+    return {sid for sid, number in entry_numbers.items()
+            if origins.get((sid, number), number) in flagged[sid]}
+
+
+def entries(session: Session, challenge: Challenge) -> list[GalleryEntry]:
+    """Every opted-in entry, by team name (flagged texts held back)."""
+    return page(session, challenge)[0]
+
+
+def page(session: Session, challenge: Challenge, *, limit: int | None = None,
+         offset: int = 0) -> tuple[list[GalleryEntry], int]:
+    """One page of the opted-in entries, by team name (flagged texts held back), and how
+    many there are in all. A fixed number of queries whatever the page size."""
+    held = _held_back(session, challenge)
+    conditions = [Submission.challenge_id == challenge.id,
+                  Submission.gallery_opt_in.is_(True),
+                  SubmissionVersion.submitted_at.is_not(None)]
+    if held:
+        conditions.append(Submission.id.not_in(held))
+    shown = (select(Team.name, SubmissionVersion)
+             .join(Submission, Submission.team_id == Team.id)
+             .join(SubmissionVersion, SubmissionVersion.id == Submission.entry_version_id)
+             .where(*conditions))
+    total = session.scalar(select(func.count()).select_from(
+        shown.with_only_columns(Submission.id).subquery())) or 0
+    if not total:
+        return [], 0
+    # Filtering on the team's challenge too lets the database walk the teams' unique
+    # (challenge, name) index in order and stop after one page, instead of sorting all.
+    page = (shown.where(Team.challenge_id == challenge.id)
+            .order_by(Team.name, Team.id).offset(offset))
+    if limit is not None:
+        page = page.limit(limit)
+    # Only what the gallery shows (the file list and change notes stay unread).
+    page = page.options(load_only(
+        SubmissionVersion.submission_id, SubmissionVersion.number, SubmissionVersion.title,
+        SubmissionVersion.summary, SubmissionVersion.needs, SubmissionVersion.demo_url,
+        SubmissionVersion.repo_url))
+    return [GalleryEntry(name, version) for name, version in session.execute(page)], total

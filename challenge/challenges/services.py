@@ -375,7 +375,7 @@ def _check(session: Session, data: ChallengeData, challenge: Challenge | None
     return fields, survey
 
 
-def _assign(challenge: Challenge, data: ChallengeData, survey: Survey | None) -> bool:
+def _assign(challenge: Challenge, data: ChallengeData, survey: Survey | None) -> list[str]:
     values = {name: getattr(data, name) for name in (
         "slug", *PHASES, "team_min", "team_max", "published", "gallery_open", "blind_judging")}
     values["title"] = data.title.strip()
@@ -384,7 +384,24 @@ def _assign(challenge: Challenge, data: ChallengeData, survey: Survey | None) ->
     changed = [name for name, value in values.items() if getattr(challenge, name) != value]
     for name in changed:
         setattr(challenge, name, values[name])
-    return bool(changed)
+    return changed
+
+
+# Publication switches: each flip is its own audit event besides "challenge.updated".
+VISIBILITY_EVENTS = {("published", True): "challenge.published",
+                     ("published", False): "challenge.unpublished",
+                     ("gallery_open", True): "challenge.gallery_opened",
+                     ("gallery_open", False): "challenge.gallery_closed"}
+
+
+def audit_visibility(session: Session, challenge: Challenge, before: dict[str, bool], *,
+                     actor) -> None:
+    """Record each publication switch (`published`, `gallery_open`) that `before` lacks."""
+    for name in ("published", "gallery_open"):
+        now_on = bool(getattr(challenge, name))
+        if name in before and bool(before[name]) != now_on:
+            audit.record(session, VISIBILITY_EVENTS[(name, now_on)], actor=actor,
+                         target=f"challenge:{challenge.slug}")
 
 
 def create_challenge(session: Session, data: ChallengeData, *, actor) -> Challenge:
@@ -399,7 +416,8 @@ def create_challenge(session: Session, data: ChallengeData, *, actor) -> Challen
     _assign(challenge, data, survey)
     session.add(challenge)
     session.flush()
-    audit.record(session, "challenge.created", actor=actor, target=f"challenge:{challenge.slug}")
+    audit.record(session, "challenge.created", actor=actor, target=f"challenge:{challenge.slug}",
+                 published=challenge.published, gallery_open=challenge.gallery_open)
     return challenge
 
 
@@ -409,11 +427,15 @@ def update_challenge(session: Session, challenge: Challenge, data: ChallengeData
     fields, survey = _check(session, data, challenge)
     if fields:
         raise ChallengeInvalid(fields)
-    if not _assign(challenge, data, survey):
+    before = {"published": challenge.published, "gallery_open": challenge.gallery_open}
+    changed = _assign(challenge, data, survey)
+    if not changed:
         return False
     challenge.updated_at = clock.now()
     session.flush()
-    audit.record(session, "challenge.updated", actor=actor, target=f"challenge:{challenge.slug}")
+    audit.record(session, "challenge.updated", actor=actor, target=f"challenge:{challenge.slug}",
+                 fields=sorted(changed))
+    audit_visibility(session, challenge, before, actor=actor)
     return True
 
 
@@ -485,16 +507,34 @@ def submission_status(versions: int, entry_number: int | None) -> str:
     return "submitted" if entry_number >= versions else "changed"
 
 
-def team_rows(session: Session, challenge: Challenge) -> list[TeamRow]:
-    """Every team with members and submission status: two queries, whatever the count."""
+def _latest_numbers(challenge: Challenge, team_ids=None):
+    """Subquery: each submission's highest version number (of these teams, when given)."""
+    stmt = (select(SubmissionVersion.submission_id.label("submission_id"),
+                   func.max(SubmissionVersion.number).label("number"))
+            .join(Submission, Submission.id == SubmissionVersion.submission_id)
+            .where(Submission.challenge_id == challenge.id))
+    if team_ids is not None:
+        stmt = stmt.where(Submission.team_id.in_(team_ids))
+    return stmt.group_by(SubmissionVersion.submission_id).subquery()
+
+
+def team_rows(session: Session, challenge: Challenge, *, limit: int | None = None,
+              offset: int = 0) -> list[TeamRow]:
+    """The teams by name (all, or one page of `limit`) with members and submission status:
+    a fixed number of queries, whatever the count; a page only reads its own teams."""
+    team_ids = None
+    if limit is not None:
+        team_ids = list(session.scalars(
+            select(Team.id).where(Team.challenge_id == challenge.id)
+            .order_by(Team.name, Team.id).limit(limit).offset(offset)))
+        if not team_ids:
+            return []
+    member_filter = [Membership.challenge_id == challenge.id]
+    if team_ids is not None:
+        member_filter.append(Membership.team_id.in_(team_ids))
     members = (select(Membership.team_id.label("team_id"), func.count(Membership.id).label("n"))
-               .where(Membership.challenge_id == challenge.id)
-               .group_by(Membership.team_id).subquery())
-    latest = (select(SubmissionVersion.submission_id.label("submission_id"),
-                     func.max(SubmissionVersion.number).label("number"))
-              .join(Submission, Submission.id == SubmissionVersion.submission_id)
-              .where(Submission.challenge_id == challenge.id)
-              .group_by(SubmissionVersion.submission_id).subquery())
+               .where(*member_filter).group_by(Membership.team_id).subquery())
+    latest = _latest_numbers(challenge, team_ids)
     entry = aliased(SubmissionVersion)
     last = aliased(SubmissionVersion)
     stmt = (
@@ -510,6 +550,8 @@ def team_rows(session: Session, challenge: Challenge) -> list[TeamRow]:
         .where(Team.challenge_id == challenge.id)
         .order_by(Team.name, Team.id)
     )
+    if team_ids is not None:
+        stmt = stmt.where(Team.id.in_(team_ids))
     rows = {}
     for (team_id, name, extension, n, versions, entry_number, entry_title, submitted_at,
          content_hash, last_title, last_saved) in session.execute(stmt):
@@ -522,7 +564,7 @@ def team_rows(session: Session, challenge: Challenge) -> list[TeamRow]:
     people = session.execute(
         select(Membership.team_id, User.email, User.name, Membership.role)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.challenge_id == challenge.id)
+        .where(*member_filter)
         .order_by(Membership.team_id, case((Membership.role == "captain", 0), else_=1),
                   Membership.id))
     for team_id, email, person, role in people:
@@ -535,6 +577,31 @@ def status_counts(rows: list[TeamRow]) -> dict[str, int]:
     """How many teams are in each submission status (in label order)."""
     return {status: sum(1 for r in rows if r.status == status)
             for status in SUBMISSION_STATUS_LABELS}
+
+
+def team_status_counts(session: Session, challenge: Challenge) -> dict[str, int]:
+    """How many teams of the challenge are in each submission status (in label order),
+    counted in SQL: one query, whatever the number of teams."""
+    latest = _latest_numbers(challenge)
+    entry = aliased(SubmissionVersion)
+    versions = func.coalesce(latest.c.number, 0)
+    counts = dict.fromkeys(SUBMISSION_STATUS_LABELS, 0)
+    for n_versions, entry_number, n in session.execute(
+            select(versions, entry.number, func.count(Team.id))
+            .outerjoin(Submission, Submission.team_id == Team.id)
+            .outerjoin(entry, entry.id == Submission.entry_version_id)
+            .outerjoin(latest, latest.c.submission_id == Submission.id)
+            .where(Team.challenge_id == challenge.id)
+            .group_by(versions, entry.number)):
+        counts[submission_status(int(n_versions), entry_number)] += int(n)
+    return counts
+
+
+def team_position(session: Session, challenge: Challenge, team: Team) -> int:
+    """How many teams come before `team` in the overview's order (name, then id)."""
+    return session.scalar(select(func.count(Team.id)).where(
+        Team.challenge_id == challenge.id,
+        (Team.name < team.name) | and_(Team.name == team.name, Team.id < team.id))) or 0
 
 
 @dataclass(frozen=True)

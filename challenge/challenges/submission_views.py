@@ -20,7 +20,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from challenge import clock
+from challenge import clock, idempotency
 from challenge.challenges import files as file_store
 from challenge.challenges import gallery as gallery_service
 from challenge.challenges import submissions, teams
@@ -28,6 +28,7 @@ from challenge.challenges.submission_forms import GalleryForm, SubmissionForm, U
 from challenge.db import db_session
 from challenge.errorpages import render_error
 from challenge.errors import DomainError, NotFound
+from challenge.pagination import PER_PAGE, Page, page_number
 
 bp = Blueprint("submissions", __name__)
 
@@ -155,23 +156,48 @@ def _team_or_404(challenge):
     return team
 
 
+def _flash_already_submitted(number: int, submitted_at, content_hash: str) -> None:
+    flash(f"Version {number} was already submitted at {submissions.iso_utc(submitted_at)}. "
+          f"Receipt: content hash {content_hash}.", "info")
+
+
+def _flash_entry_receipt(entry) -> None:
+    """A replayed submit: the receipt of the entry the first request froze."""
+    if entry is not None and entry.submitted_at is not None:
+        _flash_already_submitted(entry.number, entry.submitted_at, entry.content_hash or "")
+
+
 @bp.post("/c/<slug>/submission/submit")
 @login_required
 def submit(slug: str):
-    """Freeze the latest version as the team's entry and send the receipt."""
+    """Freeze the latest version as the team's entry and send the receipt.
+
+    A retried or double-clicked submit (same idempotency key) changes nothing and leads
+    back to the same page, where the first submission's receipt is shown.
+    """
     dbs = db_session()
     challenge = _challenge(slug)
     team = _team_or_404(challenge)
+    key = idempotency.key_from_request()
+    done = idempotency.replay(dbs, key)
+    if done is not None:
+        _flash_entry_receipt(submissions.entry_version(dbs, submissions.submission_of(dbs, team)))
+        return done
     try:
+        idempotency.remember(dbs, key, url_for(".editor", slug=slug))
         receipt = submissions.submit(dbs, team, actor=current_user, now=g.received_at)
+    except idempotency.Duplicate:
+        dbs.rollback()
+        _flash_entry_receipt(submissions.entry_version(dbs, submissions.submission_of(dbs, team)))
+        return idempotency.replay(dbs, key)
     except DomainError as exc:
         dbs.rollback()
         return _render_editor(challenge, team, error=exc.message, status=exc.status_code)
     dbs.commit()
     when = submissions.iso_utc(receipt.submitted_at)
     if receipt.duplicate:
-        flash(f"Version {receipt.version_number} was already submitted at {when}. "
-              f"Receipt: content hash {receipt.content_hash}.", "info")
+        _flash_already_submitted(receipt.version_number, receipt.submitted_at,
+                                 receipt.content_hash)
     else:
         flash(f"Version {receipt.version_number} is submitted as your entry at {when}. "
               f"Receipt: content hash {receipt.content_hash}; every member was sent a "
@@ -290,8 +316,11 @@ def gallery(slug: str):
     organizer = current_user.is_authenticated and current_user.has_role("organizer")
     if not is_open and not organizer:
         raise NotFound("There is no gallery here yet.")
+    number = page_number()
+    rows, total = gallery_service.page(dbs, challenge, limit=PER_PAGE,
+                                       offset=(number - 1) * PER_PAGE)
     return render_template(
         "challenges/gallery.html", challenge=challenge, is_open=is_open,
-        entries=gallery_service.entries(dbs, challenge),
+        page=Page(rows, total, number, PER_PAGE),
         titles=submissions.guideline_titles(dbs, challenge),
         challenge_url=endpoint_url("challenges.detail", slug=challenge.slug))

@@ -32,6 +32,7 @@ from challenge.clock import now
 from challenge.dashboard import Panel, register_panel
 from challenge.db import db_session
 from challenge.errors import DomainError, Forbidden, NotFound
+from challenge.pagination import PER_PAGE, Page, page_number
 from challenge.security import role_required
 
 bp = Blueprint("teams", __name__)
@@ -63,6 +64,9 @@ def _phase(challenge) -> dict:
 def _render_for_challenge(challenge, *, form=None, link_form=None, status: int = 200):
     dbs = db_session()
     organizer = current_user.has_role("organizer")
+    number = page_number()
+    rows, total = teams.open_teams_page(dbs, challenge, current_user, limit=PER_PAGE,
+                                        offset=(number - 1) * PER_PAGE)
     return render_template(
         "challenges/teams/for_challenge.html",
         challenge=challenge,
@@ -70,7 +74,7 @@ def _render_for_challenge(challenge, *, form=None, link_form=None, status: int =
         organizer=organizer,
         form=form or TeamForm(formdata=None),
         link_form=link_form or InviteLinkForm(formdata=None),
-        open_teams=teams.open_teams(dbs, challenge, current_user),
+        page=Page(rows, total, number, PER_PAGE),
         action_form=ActionForm(formdata=None),
     ), status
 

@@ -681,21 +681,40 @@ class TeamSummary:
 
 def open_teams(session: Session, challenge: Challenge, viewer: User | None) -> list[TeamSummary]:
     """Every team of the challenge with its member count (SQL), flagged full or requested."""
-    counts = (select(Membership.team_id, func.count(Membership.id).label("n"))
-              .where(Membership.challenge_id == challenge.id)
-              .group_by(Membership.team_id).subquery())
-    rows = session.execute(
-        select(Team.id, Team.name, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.team_id == Team.id)
-        .where(Team.challenge_id == challenge.id).order_by(Team.name, Team.id))
+    return open_teams_page(session, challenge, viewer)[0]
+
+
+def open_teams_page(session: Session, challenge: Challenge, viewer: User | None, *,
+                    limit: int | None = None,
+                    offset: int = 0) -> tuple[list[TeamSummary], int]:
+    """One page of the challenge's teams by name (all when `limit` is None), each with its
+    member count, flagged full or requested by the viewer; and how many teams there are.
+    A fixed number of queries whatever the page size."""
+    total = session.scalar(select(func.count(Team.id))
+                           .where(Team.challenge_id == challenge.id)) or 0
+    if not total:
+        return [], 0
+    stmt = (select(Team.id, Team.name).where(Team.challenge_id == challenge.id)
+            .order_by(Team.name, Team.id).offset(offset))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    page = session.execute(stmt).all()
+    ids = [tid for tid, _ in page]
+    counts = dict(session.execute(
+        select(Membership.team_id, func.count(Membership.id))
+        .where(Membership.challenge_id == challenge.id, Membership.team_id.in_(ids))
+        .group_by(Membership.team_id)).all()) if ids else {}
     requested: set[int] = set()
-    if viewer is not None and getattr(viewer, "id", None) is not None:
+    if ids and viewer is not None and getattr(viewer, "id", None) is not None:
         requested = set(session.scalars(
-            select(JoinRequest.team_id).join(Team, JoinRequest.team_id == Team.id)
+            select(JoinRequest.team_id)
             .where(JoinRequest.user_id == viewer.id, JoinRequest.status == "pending",
-                   Team.challenge_id == challenge.id)))
-    return [TeamSummary(tid, name, n, n >= challenge.team_max, tid in requested)
-            for tid, name, n in rows]
+                   JoinRequest.team_id.in_(ids))))
+    rows = []
+    for tid, name in page:
+        n = int(counts.get(tid, 0))
+        rows.append(TeamSummary(tid, name, n, n >= challenge.team_max, tid in requested))
+    return rows, total
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from challenge.challenges.models import Challenge
-from challenge.cli import fail, run_service
+from challenge.cli import audit_export, fail, run_service
 from challenge.db import db_session
 
 judging_cli = AppGroup("judging", help="Judging: assignments, scores and results.")
@@ -58,6 +58,8 @@ def assignments_command(slug: str, fmt: str) -> None:
     session = db_session()
     doc = assignments.assignments_document(session, _challenge_or_fail(session, slug))
     session.rollback()
+    audit_export("judging.assignments_exported", f"challenge:{slug}", format=fmt,
+                 assignments=len(doc["assignments"]))
     if fmt == "json":
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return

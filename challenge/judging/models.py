@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -193,6 +194,8 @@ class ResultEntry(Base):
     """One ranked entry of a published snapshot."""
 
     __tablename__ = "result_entry"
+    # The public ranking reads one page at a time in rank order (challenge/judging/published.py).
+    __table_args__ = (Index("ix_result_entry_snapshot_rank", "snapshot_id", "rank", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("result_snapshot.id",

@@ -1,8 +1,10 @@
 """Results: reviews from the database through `scoring.compute_results`, and publication.
 
-- `compute(session, challenge)` gathers the submitted reviews in one query (scores joined to
-  reviews, judges' seats and panels, and teams), turns them into `scoring` inputs and
-  returns a `Computed` whose `as_json()` is the `judging results` document of CONTRACTS.md.
+- `compute(session, challenge)` loads the submitted reviews in one query (one plain row per
+  review: its entry, its judge and its score on each current criterion), lays them out as
+  a `scoring.ReviewTable` (numpy columns) and returns a `Computed` whose `as_json()` is the
+  `judging results` document of CONTRACTS.md. A fixed handful of queries, whatever the
+  size of the challenge.
 - `publish(...)` writes a new, immutable `ResultSnapshot` version with its `ResultEntry`
   rows; public pages read snapshots only and never recompute. `release_feedback` is the one
   change a snapshot accepts afterwards; `team_feedback` is what a team may then read.
@@ -32,9 +34,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import event, func, inspect, select
+import numpy as np
+from sqlalchemy import case, event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from challenge import audit, clock
@@ -168,7 +172,11 @@ class ReviewScore:
 
 @dataclass(frozen=True)
 class Computed:
-    """Results computed now from the reviews as they stand (not published)."""
+    """Results computed now from the reviews as they stand (not published).
+
+    ``table`` holds every submitted review, oldest first (judges by e-mail address, entries
+    by team name), and ``review_scores`` their rubric scores (NaN when incomplete).
+    """
 
     challenge: Challenge
     rubric_version: int
@@ -177,25 +185,37 @@ class Computed:
     panels: dict[str, float]
     results: scoring.Results
     entries: dict[str, EntryInfo]  # by team name: every entry reviewed or submitted
-    reviews: tuple[ReviewScore, ...]
-    judge_panels: dict[str, str]
-    unscored: tuple[EntryInfo, ...]  # submitted entries with no complete review
+    table: scoring.ReviewTable = field(repr=False, compare=False)
+    review_scores: np.ndarray = field(repr=False, compare=False)
+    judge_panels: dict[str, str] = field(default_factory=dict)
+    unscored: tuple[EntryInfo, ...] = ()  # submitted entries with no complete review
     incomplete_reviews: int = 0
     judge_ids: Mapping[str, int] = field(default_factory=dict)  # e-mail -> user id
 
-    def scores_by_judge(self) -> dict[str, list[float]]:
+    @cached_property
+    def reviews(self) -> tuple[ReviewScore, ...]:
+        """Every submitted review with its rubric score (None when incomplete), oldest
+        first."""
+        t = self.table
+        return tuple(
+            ReviewScore(t.judges[j], t.entries[e], t.panels[p], None if math.isnan(s) else s)
+            for j, e, p, s in zip(t.judge.tolist(), t.entry.tolist(), t.panel.tolist(),
+                                  self.review_scores.tolist(), strict=True))
+
+    def _scores_by(self, codes: np.ndarray, labels: tuple) -> dict[str, list[float]]:
         out: dict[str, list[float]] = defaultdict(list)
-        for r in self.reviews:
-            if r.score is not None:
-                out[r.judge].append(r.score)
+        for code, score in zip(codes.tolist(), self.review_scores.tolist(), strict=True):
+            if not math.isnan(score):
+                out[labels[code]].append(score)
         return out
 
+    def scores_by_judge(self) -> dict[str, list[float]]:
+        """Each judge's complete review scores, oldest first."""
+        return self._scores_by(self.table.judge, self.table.judges)
+
     def scores_by_entry(self) -> dict[str, list[float]]:
-        out: dict[str, list[float]] = defaultdict(list)
-        for r in self.reviews:
-            if r.score is not None:
-                out[r.team].append(r.score)
-        return out
+        """Each entry's complete review scores (by team name), oldest first."""
+        return self._scores_by(self.table.entry, self.table.entries)
 
     def as_json(self) -> dict[str, Any]:
         """The `judging results --format json` document (CONTRACTS.md), unrounded."""
@@ -255,6 +275,34 @@ def _entries(session: Session, challenge: Challenge) -> dict[int, EntryInfo]:
     }
 
 
+def _review_rows(session: Session, challenge: Challenge, keys: list[str]) -> list:
+    """Every submitted review of the challenge, oldest first, as one plain row: submission
+    id, judge's user id, then its score on each of `keys` (None when not scored)."""
+    per_key = [func.max(case((CriterionScore.criterion_key == key, CriterionScore.score)))
+               for key in keys]
+    return session.execute(
+        select(Review.submission_id, Review.user_id, *per_key)
+        .join(Submission, Submission.id == Review.submission_id)
+        .outerjoin(CriterionScore, CriterionScore.review_id == Review.id)
+        .where(Review.challenge_id == challenge.id, Review.status == SUBMITTED,
+               Submission.challenge_id == challenge.id)
+        .group_by(Review.id, Review.submission_id, Review.user_id)
+        .order_by(Review.id)).all()
+
+
+def _reviewers(session: Session, challenge: Challenge) -> dict[int, tuple[str, str]]:
+    """User id -> (e-mail, seat panel) of everybody with a submitted review."""
+    reviewers = select(Review.user_id).where(Review.challenge_id == challenge.id,
+                                             Review.status == SUBMITTED)
+    rows = session.execute(
+        select(User.id, User.email, Panel.name)
+        .outerjoin(JudgeSeat, (JudgeSeat.challenge_id == challenge.id)
+                   & (JudgeSeat.user_id == User.id))
+        .outerjoin(Panel, Panel.id == JudgeSeat.panel_id)
+        .where(User.id.in_(reviewers)))
+    return {uid: (email, panel or DEFAULT_PANEL) for uid, email, panel in rows}
+
+
 def compute(session: Session, challenge: Challenge) -> Computed:
     """Compute the results of `challenge` from its submitted reviews (nothing is written).
 
@@ -271,57 +319,45 @@ def compute(session: Session, challenge: Challenge) -> Computed:
                          for c in rubric.criteria)
     except ValueError as exc:
         raise DomainError(f"The rubric cannot be used: {exc}") from exc
-    by_key = {c.key: c for c in criteria}
     panels = _panel_weights(session, challenge)
     entries = _entries(session, challenge)
+    reviewers = _reviewers(session, challenge)
+    rows = _review_rows(session, challenge, [c.key for c in criteria])
 
-    # One query: every score of every submitted review, with its judge, seat panel and team.
-    rows = session.execute(
-        select(Review.id, Review.submission_id, Review.user_id, User.email, Panel.name,
-               CriterionScore.criterion_key, CriterionScore.score)
-        .select_from(Review)
-        .join(Submission, Submission.id == Review.submission_id)
-        .join(Team, Team.id == Submission.team_id)
-        .join(User, User.id == Review.user_id)
-        .outerjoin(JudgeSeat, (JudgeSeat.challenge_id == Review.challenge_id)
-                   & (JudgeSeat.user_id == Review.user_id))
-        .outerjoin(Panel, Panel.id == JudgeSeat.panel_id)
-        .outerjoin(CriterionScore, CriterionScore.review_id == Review.id)
-        .where(Review.challenge_id == challenge.id, Review.status == SUBMITTED,
-               Submission.challenge_id == challenge.id)
-        .order_by(Review.id, CriterionScore.id))
-    reviews: dict[int, dict[str, Any]] = {}
-    judge_ids: dict[str, int] = {}
-    for review_id, submission_id, user_id, email, panel, key, score in rows:
-        judge_ids[email] = user_id
-        review = reviews.setdefault(review_id, {
-            "judge": email, "submission": submission_id, "panel": panel or DEFAULT_PANEL,
-            "scores": {}})
-        crit = by_key.get(key) if key is not None else None
-        # Scores of criteria the current rubric no longer has, or outside its range,
-        # come from an earlier rubric version: the review is incomplete under this one.
-        if crit is not None and score is not None and crit.min <= score <= crit.max:
-            review["scores"][key] = float(score)
+    columns = list(zip(*rows, strict=True)) or [()] * (2 + len(criteria))
+    submission_ids = np.array(columns[0], dtype=np.int64)
+    user_ids = np.array(columns[1], dtype=np.int64)
+    scores = np.array(columns[2:], dtype=float).T.reshape(-1, len(criteria))
+    # Scores of criteria the current rubric no longer has, or outside its range, come from
+    # an earlier rubric version: the review is incomplete under this one.
+    lows = np.array([c.min for c in criteria])
+    highs = np.array([c.max for c in criteria])
+    scores[~((scores >= lows) & (scores <= highs))] = np.nan
 
-    for review in reviews.values():
-        if review["panel"] not in panels:
-            panels[review["panel"]] = float((challenge.panels or {}).get(review["panel"], 1.0))
+    submissions, entry = np.unique(submission_ids, return_inverse=True)
+    users, judge = np.unique(user_ids, return_inverse=True)
+    judge, entry = judge.reshape(-1), entry.reshape(-1)
+    emails = [reviewers[uid][0] for uid in users.tolist()]
+    seat_panels = [reviewers[uid][1] for uid in users.tolist()]
+    # Judges (and their panels) in the order of their first review.
+    first_review = np.unique(judge, return_index=True)[1]
+    in_order = np.argsort(first_review, kind="stable").tolist()
+    judge_ids = {emails[j]: int(users[j]) for j in in_order}
+    judge_panels = {emails[j]: seat_panels[j] for j in in_order}
+    panel_names = list(dict.fromkeys(judge_panels.values()))
+    for name in panel_names:
+        if name not in panels:
+            panels[name] = float((challenge.panels or {}).get(name, 1.0))
+    panel_of_judge = np.array([panel_names.index(p) for p in seat_panels], dtype=np.int64)
 
-    inputs = []
-    scored: list[ReviewScore] = []
-    judge_panels: dict[str, str] = {}
-    incomplete = 0
-    for review in reviews.values():
-        team = entries[review["submission"]].team
-        inputs.append(scoring.ReviewInput(judge=review["judge"], entry=team,
-                                          scores=review["scores"], panel=review["panel"]))
-        score = scoring.review_score(criteria, review["scores"])
-        incomplete += score is None
-        scored.append(ReviewScore(review["judge"], team, review["panel"], score))
-        judge_panels.setdefault(review["judge"], review["panel"])
+    table = scoring.ReviewTable(
+        judges=tuple(emails), entries=tuple(entries[s].team for s in submissions.tolist()),
+        panels=tuple(panel_names), judge=judge, entry=entry,
+        panel=panel_of_judge[judge], scores=scores)
     try:
-        results = scoring.compute_results(criteria, inputs, challenge.normalization or "zscore",
-                                          panels)
+        review_scores = scoring.review_scores(criteria, scores)
+        results = scoring.compute_table(criteria, table, challenge.normalization or "zscore",
+                                        panels)
     except ValueError as exc:
         raise DomainError(f"The results cannot be computed: {exc}") from exc
 
@@ -333,8 +369,9 @@ def compute(session: Session, challenge: Challenge) -> Computed:
     return Computed(
         challenge=challenge, rubric_version=rubric.version, criteria=criteria,
         criterion_names={c.key: c.name for c in rubric.criteria}, panels=panels,
-        results=results, entries=by_team, reviews=tuple(scored), judge_panels=judge_panels,
-        unscored=unscored, incomplete_reviews=incomplete, judge_ids=judge_ids)
+        results=results, entries=by_team, table=table, review_scores=review_scores,
+        judge_panels=judge_panels, unscored=unscored,
+        incomplete_reviews=int(np.isnan(review_scores).sum()), judge_ids=judge_ids)
 
 
 def alpha_explanation(alpha: float | None, reviews_needed: int | None) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from challenge.cli import fail, run_service
+from challenge.cli import audit_export, fail, run_service
 from challenge.db import db_session
 from challenge.errors import DomainError, ValidationFailed
 from challenge.judging import results
@@ -71,6 +71,8 @@ def results_command(slug: str, fmt: str) -> None:
         fail(getattr(exc, "problems", [exc.message]))
     finally:
         session.rollback()  # read only
+    # Not published, but the document (scores, judges' e-mails) leaves the platform.
+    audit_export("results.exported", f"challenge:{slug}", what="computed", format=fmt)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, allow_nan=False))
     else:
@@ -123,4 +125,5 @@ def export_command(slug: str, version: int | None) -> None:
         fail(getattr(exc, "problems", [exc.message]))
     finally:
         session.rollback()
+    audit_export("results.exported", f"challenge:{slug}", version=snapshot.version)
     click.echo(body, nl=False)

@@ -30,8 +30,9 @@ from challenge import audit, clock
 from challenge.challenges.models import Challenge, Team
 from challenge.db import db_session, set_write_intent
 from challenge.errors import DomainError, Forbidden, NotFound, ValidationFailed
-from challenge.judging import charts, results
+from challenge.judging import charts, published, results
 from challenge.judging.models import ResultSnapshot
+from challenge.pagination import PER_PAGE, Page, page_number
 from challenge.security import current_actor, role_required
 from surveys import guidelines
 from surveys.models import Survey
@@ -56,7 +57,8 @@ def _is_organizer() -> bool:
 # --------------------------------------------------------------------------- organizer
 
 
-def _charts(computed: results.Computed):
+def _charts(computed: results.Computed, shown: list):
+    """The judges' chart (every judge) and the entries' chart (the entries `shown`)."""
     by_judge = computed.scores_by_judge()
     judge_chart = charts.judge_strips([
         charts.JudgeScores(label=j.judge, scores=tuple(by_judge.get(j.judge, ())), mean=j.mean)
@@ -66,7 +68,7 @@ def _charts(computed: results.Computed):
         charts.EntryRow(rank=e.rank, label=e.entry, mean=e.raw_score,
                         low=min(by_entry[e.entry]), high=max(by_entry[e.entry]),
                         flagged=e.flagged)
-        for e in computed.results.entries])
+        for e in shown])
     return judge_chart, entry_chart, by_judge, by_entry
 
 
@@ -79,19 +81,33 @@ def _dashboard(challenge: Challenge, *, typed: dict[int, str] | None = None,
         compute_error = None
     except DomainError as exc:
         computed, compute_error = None, exc.message
-    latest = results.latest_snapshot(dbs, challenge)
+    latest = published.newest(dbs, challenge)
     context = {}
     if computed is not None:
-        judge_chart, entry_chart, by_judge, by_entry = _charts(computed)
+        ranked = computed.results.entries
+        number = page_number()
+        if request.method == "POST":  # a refused publication: the ranking may have shrunk
+            number = min(number, max(1, -(-len(ranked) // PER_PAGE)))
+        offset = (number - 1) * PER_PAGE
+        page = Page(list(ranked[offset:offset + PER_PAGE]), len(ranked), number, PER_PAGE)
+        judge_chart, entry_chart, by_judge, by_entry = _charts(computed, page.items)
         rel = computed.results.reliability
         awards = typed
         if awards is None:  # start from the newest publication's awards
-            prior = {e.team_name: e.award for e in latest.entries} if latest else {}
-            awards = {computed.entries[e.entry].team_id: prior.get(e.entry, "")
-                      for e in computed.results.entries}
+            prior = ({e.team_name: e.award for e in published.awarded(dbs, latest)}
+                     if latest else {})
+            awards = {computed.entries[e.entry].team_id: prior[e.entry]
+                      for e in ranked if e.entry in prior}
+        # The award form: this page's entries and every entry that has an award already,
+        # so publishing from any page keeps the awards given on the others.
+        on_page = {e.entry for e in page.items}
+        awarded_elsewhere = [e for e in ranked if e.entry not in on_page
+                             and awards.get(computed.entries[e.entry].team_id, "").strip()]
         context = dict(
-            computed=computed, judge_chart=judge_chart, entry_chart=entry_chart,
+            computed=computed, page=page, judge_chart=judge_chart, entry_chart=entry_chart,
             by_judge=by_judge, by_entry=by_entry, awards=awards,
+            award_rows=[*awarded_elsewhere, *page.items] if number > 1
+            else [*page.items, *awarded_elsewhere],
             explanation=results.alpha_explanation(rel.krippendorff_alpha,
                                                   computed.results.reviews_for_alpha_08))
     return render_template(
@@ -217,19 +233,28 @@ def _visible_challenge(dbs: Session, slug: str) -> Challenge:
 
 @bp.get("/c/<slug>/results")
 def public(slug: str):
-    """The published results (newest, or ?version=N), read from the snapshot only."""
+    """The published results (newest, or ?version=N), read from the snapshot only: one
+    page of the ranking (?page=N), the awards on the first, the unranked after the last."""
     dbs = db_session()
     challenge = _visible_challenge(dbs, slug)
+    number = page_number()
     version = _version_arg()
-    snapshot = (results.snapshot_version(dbs, challenge, version) if version
-                else results.latest_snapshot(dbs, challenge))
+    snapshot = (published.version(dbs, challenge, version) if version
+                else published.newest(dbs, challenge))
     if snapshot is None:
         return render_template("judging/results/not_published.html", challenge=challenge)
-    versions = results.history(dbs, challenge)
+    rows, total = published.ranking(dbs, snapshot, limit=PER_PAGE,
+                                    offset=(number - 1) * PER_PAGE)
+    page = Page(rows, total, number, PER_PAGE)
+    versions = published.versions(dbs, challenge)
     my_team = results.team_of(dbs, current_user, challenge) if (
         current_user.is_authenticated) else None
     return render_template("judging/results/public.html", challenge=challenge,
-                           snapshot=snapshot, versions=versions, my_team=my_team,
+                           snapshot=snapshot, page=page, versions=versions, my_team=my_team,
+                           awards=published.awarded(dbs, snapshot) if number == 1 else [],
+                           # after the last rank, like a printed list
+                           unranked=published.unranked(dbs, snapshot) if (
+                               number == page.pages) else [],
                            newest=versions[0].version if versions else snapshot.version)
 
 
@@ -244,8 +269,8 @@ def feedback(slug: str):
     if team is None:
         raise Forbidden("Only members of a team in this challenge can read its feedback.")
     texts = results.team_feedback(dbs, team)
-    latest = results.latest_snapshot(dbs, challenge)
-    mine = next((e for e in latest.entries if e.team_id == team.id), None) if latest else None
+    latest = published.newest(dbs, challenge)
+    mine = published.entry_of_team(dbs, latest, team.id)
     return render_template("judging/results/feedback.html", challenge=challenge, team=team,
                            texts=texts, latest=latest, mine=mine)
 
@@ -259,7 +284,7 @@ def outcome_section(session: Session, survey: Survey) -> Markup | str:
     newest = (select(ResultSnapshot.challenge_id, func.max(ResultSnapshot.version).label("v"))
               .group_by(ResultSnapshot.challenge_id).subquery())
     rows = session.execute(
-        select(Challenge, ResultSnapshot)
+        select(Challenge, ResultSnapshot.id)
         .join(newest, newest.c.challenge_id == Challenge.id)
         .join(ResultSnapshot, (ResultSnapshot.challenge_id == Challenge.id)
               & (ResultSnapshot.version == newest.c.v))
@@ -269,8 +294,8 @@ def outcome_section(session: Session, survey: Survey) -> Markup | str:
         return ""
     doc = guidelines.published(session, survey)
     titles = {item.key: item.title for item in doc.items} if doc else {}
-    blocks = [(challenge, [e for e in snapshot.entries if e.rank <= OUTCOME_TOP or e.award])
-              for challenge, snapshot in rows]
+    winners = published.top_entries(session, [sid for _c, sid in rows], OUTCOME_TOP)
+    blocks = [(challenge, winners[sid]) for challenge, sid in rows]
     html = render_template("judging/results/_outcomes.html", blocks=blocks, titles=titles)
     return Markup(html)  # noqa: S704 - rendered by Jinja with autoescape on
 

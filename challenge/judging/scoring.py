@@ -2,18 +2,26 @@
 
 Pure functions: plain data in, frozen dataclasses out. No Flask, no database, so the
 results page, the CLI and the tests all share exactly one implementation.
+
+`compute_table` does the work on columns (numpy arrays, one row per review), which is what
+`results` loads from the database; `compute_results` lays `ReviewInput` rows out as such a
+table. Every statistic is the exact value rounded once (exact rational review scores; group
+means, sds and sums through `groupstats`), so results do not depend on the order of the
+reviews, and mathematically equal inputs give bit-identical floats.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import statistics
-from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
+
+import numpy as np
+
+from challenge.judging.groupstats import Groups
 
 #: Scores closer than this are "equal" for ranking purposes (METHODS 7).
 TIE_TOLERANCE = 1e-9
@@ -132,6 +140,19 @@ def _check_score(criterion: Criterion, value: object) -> float:
     return score
 
 
+def _score_row(criteria: Sequence[Criterion], scores: Mapping[str, float | None]) -> list[float]:
+    """The review's scores in rubric order (NaN: not scored), every given score validated."""
+    known = {c.key for c in criteria}
+    unknown = sorted(str(k) for k in scores if k not in known)
+    if unknown:
+        raise ValueError(f"unknown criteria: {', '.join(unknown)}")
+    row = []
+    for c in criteria:
+        value = scores.get(c.key)
+        row.append(math.nan if value is None else _check_score(c, value))
+    return row
+
+
 def review_score(criteria: Sequence[Criterion], scores: Mapping[str, float | None]) -> float | None:
     """Weighted rubric score of one review on 0-100 (METHODS 5).
 
@@ -141,28 +162,73 @@ def review_score(criteria: Sequence[Criterion], scores: Mapping[str, float | Non
     every given score is validated even when the review is incomplete.
     """
     _validate_criteria(criteria)
-    known = {c.key for c in criteria}
-    unknown = sorted(str(k) for k in scores if k not in known)
-    if unknown:
-        raise ValueError(f"unknown criteria: {', '.join(unknown)}")
-    complete = True
-    total = Fraction(0)
-    for c in criteria:
-        value = scores.get(c.key)
-        if value is None:
-            complete = False
-            continue
-        s = _check_score(c, value)
-        # Exact rational arithmetic: reviews that are mathematically equal get bit-identical
-        # floats, so ties, sd == 0 checks and spreads are not at the mercy of rounding order.
-        total += (
-            Fraction(c.weight)
-            * (Fraction(s) - Fraction(c.min))
-            / (Fraction(c.max) - Fraction(c.min))
-        )
-    if not complete:
+    row = _score_row(criteria, scores)
+    if any(math.isnan(v) for v in row):
         return None
-    return float(100 * total / sum(Fraction(c.weight) for c in criteria))
+    return float(_weighted_scores(criteria, np.array([row]))[0])
+
+
+def review_scores(criteria: Sequence[Criterion], scores: np.ndarray) -> np.ndarray:
+    """`review_score` of every row of a score matrix (rubric order, NaN = not scored).
+
+    Returns one float per row, NaN where the row is incomplete; the values are bit-identical
+    to `review_score`. Raises ValueError for a score outside its criterion's range.
+    """
+    _validate_criteria(criteria)
+    matrix = np.asarray(scores, dtype=float).reshape(-1, len(criteria))
+    lows = np.array([c.min for c in criteria], dtype=float)
+    highs = np.array([c.max for c in criteria], dtype=float)
+    given = ~np.isnan(matrix)
+    bad = given & ~((matrix >= lows) & (matrix <= highs))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        c = criteria[col]
+        raise ValueError(f"criterion {c.key!r}: score {float(matrix[row, col])!r} outside "
+                         f"{c.min:g}..{c.max:g}")
+    complete = given.all(axis=1)
+    out = np.full(len(matrix), np.nan)
+    out[complete] = _weighted_scores(criteria, matrix[complete])
+    return out
+
+
+def _weighted_scores(criteria: Sequence[Criterion], rows: np.ndarray) -> np.ndarray:
+    """The exact weighted score of complete, in-range rows, rounded once to a float.
+
+    Exact rational arithmetic, so reviews that are mathematically equal get bit-identical
+    floats, and ties, sd == 0 checks and spreads are not at the mercy of rounding order.
+    Each score is ``sum_c a_c t_c / D`` with integers ``a_c = L coef_c`` (L clears the
+    denominators of the rational coefficients ``coef_c = 100 w_c / ((max_c - min_c) W)``)
+    and ``t_c = Q (s_c - min_c)`` (Q a power of two that makes every score an integer).
+    When everything stays below 2**53 the integers are exact float64s, so the dot product
+    is exact and one IEEE division rounds it correctly; otherwise Python integers do it.
+    """
+    if not len(rows):
+        return np.zeros(0)
+    total_weight = sum(Fraction(c.weight) for c in criteria)
+    coefs = [100 * Fraction(c.weight) / ((Fraction(c.max) - Fraction(c.min)) * total_weight)
+             for c in criteria]
+    lcm = math.lcm(*(q.denominator for q in coefs))
+    ints = [int(q * lcm) for q in coefs]
+    # Floats are dyadic: the largest denominator among the scores and minima is a multiple
+    # of every other one.
+    scale = max([v.as_integer_ratio()[1] for v in np.unique(rows).tolist()]
+                + [Fraction(c.min).denominator for c in criteria])
+    divisor = lcm * scale
+    steps = [(Fraction(c.max) - Fraction(c.min)) * scale for c in criteria]
+    largest = max(abs(Fraction(c.min)) + Fraction(c.max) - Fraction(c.min) for c in criteria)
+    limit = 2**52
+    if (divisor < limit and largest * scale < limit
+            and sum(abs(a) * t for a, t in zip(ints, steps, strict=True)) < limit):
+        lows = np.array([c.min for c in criteria], dtype=float)
+        t = rows * float(scale) - lows * float(scale)  # integers, exact
+        return (t @ np.array(ints, dtype=float)) / float(divisor)
+    numerators = np.zeros(len(rows), dtype=object)
+    for i, c in enumerate(criteria):
+        values, where = np.unique(rows[:, i], return_inverse=True)
+        terms = np.array([int((Fraction(v) - Fraction(c.min)) * scale) * ints[i]
+                          for v in values.tolist()], dtype=object)
+        numerators = numerators + terms[where.reshape(-1)]
+    return np.array([n / divisor for n in numerators.tolist()], dtype=float)
 
 
 # ------------------------------------------------------------------ normalisation (6)
@@ -178,22 +244,26 @@ def zscores(
     given. When sd_all is 0 or undefined (a single score) the numerator is necessarily 0
     too (all scores equal / the judge's only score), so z is 0.
     """
-    values = list(scores.values())
-    # statistics.stdev works in exact arithmetic: identical values give exactly 0.0.
-    sd_all = statistics.stdev(values) if len(values) >= 2 else 0.0
-    by_judge: dict[Hashable, list[float]] = defaultdict(list)
-    for (judge, _entry), x in scores.items():
-        by_judge[judge].append(x)
-    stats: dict[Hashable, tuple[float, float]] = {}
-    for judge, xs in by_judge.items():
-        mean_j = statistics.mean(xs)
-        sd_j = statistics.stdev(xs) if len(xs) >= MIN_REVIEWS_FOR_OWN_SD else 0.0
-        stats[judge] = (mean_j, sd_j if sd_j > 0 else sd_all)
-    out: dict[tuple[Hashable, Hashable], float] = {}
-    for (judge, entry), x in scores.items():
-        mean_j, sd = stats[judge]
-        out[(judge, entry)] = (x - mean_j) / sd if sd > 0 else 0.0
-    return out
+    codes: dict[Hashable, int] = {}
+    judges = np.array([codes.setdefault(j, len(codes)) for j, _e in scores], dtype=np.int64)
+    values = np.array([float(x) for x in scores.values()], dtype=float)
+    return dict(zip(scores, _zscores(values, judges).tolist(), strict=True))
+
+
+def _zscores(values: np.ndarray, judges: np.ndarray) -> np.ndarray:
+    """z-scores of ``values`` given by ``judges`` (codes), as `zscores` defines them."""
+    z = np.zeros(len(values))
+    if not len(values):
+        return z
+    # Exact arithmetic (as statistics.stdev): identical values give exactly 0.0.
+    sd_all = float(Groups.by(np.zeros(len(values), dtype=np.int64)).stdevs(values)[0])
+    by_judge = Groups.by(judges)
+    own = by_judge.stdevs(values, MIN_REVIEWS_FOR_OWN_SD)
+    sd = by_judge.expand(np.where(own > 0, own, sd_all))
+    mean = by_judge.expand(by_judge.means(values))
+    spread = sd > 0
+    z[spread] = (values[spread] - mean[spread]) / sd[spread]
+    return z
 
 
 # ------------------------------------------------------------------------ ranking (7)
@@ -209,17 +279,21 @@ def competition_ranks(
     (highest) member of the group, so grouping is deterministic even though "within
     tolerance" is not transitive.
     """
-    ordered = sorted(keyed, key=lambda e: (-keyed[e][0], _sort_key(e)))
+    names = {e: _sort_key(e) for e in keyed}
+    ordered = sorted(keyed, key=lambda e: (-keyed[e][0], names[e]))
     # First cluster by score, then re-sort each cluster by tie_break; sorting on the pair
     # directly would let a 1e-12 score difference override the tie-break.
     final: list[Hashable] = []
     i = 0
     while i < len(ordered):
         head = keyed[ordered[i]][0]
-        j = i
+        j = i + 1
         while j < len(ordered) and head - keyed[ordered[j]][0] <= tolerance:
             j += 1
-        final.extend(sorted(ordered[i:j], key=lambda e: (-keyed[e][1], _sort_key(e))))
+        if j - i == 1:
+            final.append(ordered[i])
+        else:
+            final.extend(sorted(ordered[i:j], key=lambda e: (-keyed[e][1], names[e])))
         i = j
     ranks: dict[Hashable, int] = {}
     head_entry = None
@@ -252,6 +326,18 @@ def krippendorff_alpha_interval(
     is the same (expected disagreement 0). Matches ``krippendorff.alpha(...,
     level_of_measurement="interval")``.
     """
+    values: list[float] = []
+    unit_of: list[int] = []
+    for u, coders in enumerate(units.values()):
+        for v in coders.values():
+            if v is not None and not math.isnan(v):
+                values.append(float(v))
+                unit_of.append(u)
+    return _alpha(np.array(values, dtype=float), Groups.by(np.array(unit_of, dtype=np.int64)))
+
+
+def _alpha(values: np.ndarray, units: Groups) -> float | None:
+    """`krippendorff_alpha_interval` of ``values`` (no missing ones) grouped into ``units``."""
     # Closed form of the coincidence-matrix definition with delta^2 = (a - b)^2.
     # For a set of m values, the sum over ordered pairs i != j of (x_i - x_j)^2 is
     #   sum_i sum_j (x_i - x_j)^2 = 2 m sum x^2 - 2 (sum x)^2 = 2 m SS,
@@ -262,26 +348,27 @@ def krippendorff_alpha_interval(
     #   alpha = 1 - D_o / D_e
     # SS is computed around the mean (two passes) rather than as m sum x^2 - (sum x)^2,
     # which cancels catastrophically when values are large compared to their spread.
-    pairable: list[list[float]] = []
-    for coders in units.values():
-        xs = [float(v) for v in coders.values() if v is not None and not math.isnan(v)]
-        if len(xs) >= 2:
-            pairable.append(xs)
-    n = sum(len(xs) for xs in pairable)
+    pairable = units.counts[units.index] >= 2
+    if not pairable.all():
+        values = values[pairable]
+        units = Groups.by(units.index[pairable])
+    n = len(values)
     if n < 2:
         return None
-    everything = [x for xs in pairable for x in xs]
-    ss_all = _sum_squares(everything)
-    d_e = 2.0 * ss_all / (n - 1)
+    d_e = 2.0 * _sum_squares(values) / (n - 1)
     if d_e == 0:
         return None
-    d_o = 2.0 / n * math.fsum(len(xs) * _sum_squares(xs) / (len(xs) - 1) for xs in pairable)
+    m = units.counts
+    means = units.fsums(values) / m
+    # float_power is C pow(), as Python's x ** 2 (which is not always x * x).
+    ss = units.fsums(np.float_power(values - units.expand(means), 2.0))
+    d_o = 2.0 / n * math.fsum((m * ss / (m - 1)).tolist())
     return 1.0 - d_o / d_e
 
 
-def _sum_squares(xs: Sequence[float]) -> float:
-    mean = math.fsum(xs) / len(xs)
-    return math.fsum((x - mean) ** 2 for x in xs)
+def _sum_squares(xs: np.ndarray) -> float:
+    mean = math.fsum(xs.tolist()) / len(xs)
+    return math.fsum(np.float_power(xs - mean, 2.0).tolist())
 
 
 def spearman_brown_reviews(
@@ -308,13 +395,87 @@ def spearman_brown_reviews(
 # ------------------------------------------------------------------------ results
 
 
-@dataclass(frozen=True)
-class _Counted:
-    judge: str
-    entry: str
-    panel: str
-    score: float
-    criteria: Mapping[str, float]
+@dataclass(frozen=True, eq=False)
+class ReviewTable:
+    """Reviews as columns, the input of `compute_table`.
+
+    Review i is judge ``judges[judge[i]]``'s review of entry ``entries[entry[i]]`` on panel
+    ``panels[panel[i]]``, and ``scores[i, c]`` is its score on criterion c in rubric order
+    (NaN: not scored). ``judge``, ``entry`` and ``panel`` are integer codes into the label
+    tuples, whose labels are distinct.
+    """
+
+    judges: tuple[Hashable, ...]
+    entries: tuple[Hashable, ...]
+    panels: tuple[str, ...]
+    judge: np.ndarray
+    entry: np.ndarray
+    panel: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def from_reviews(cls, criteria: Sequence[Criterion], reviews: Iterable[ReviewInput],
+                     panels: Mapping[str, float]) -> ReviewTable:
+        """Lay `ReviewInput` rows out as a table, checking them in order: a review naming an
+        unknown panel, a judge's second review of an entry, an unknown criterion key or an
+        invalid score raises ValueError."""
+        judges: dict[Hashable, int] = {}
+        entries: dict[Hashable, int] = {}
+        panel_names: dict[str, int] = {}
+        columns: tuple[list[int], list[int], list[int]] = ([], [], [])
+        rows: list[list[float]] = []
+        seen: set[tuple[Hashable, Hashable]] = set()
+        for review in reviews:
+            if review.panel not in panels:
+                raise ValueError(f"review by {review.judge!r}: unknown panel {review.panel!r}")
+            if (review.judge, review.entry) in seen:
+                raise ValueError(f"judge {review.judge!r} reviewed {review.entry!r} twice")
+            seen.add((review.judge, review.entry))
+            rows.append(_score_row(criteria, review.scores))
+            columns[0].append(judges.setdefault(review.judge, len(judges)))
+            columns[1].append(entries.setdefault(review.entry, len(entries)))
+            columns[2].append(panel_names.setdefault(review.panel, len(panel_names)))
+        judge, entry, panel = (np.array(column, dtype=np.int64) for column in columns)
+        return cls(judges=tuple(judges), entries=tuple(entries), panels=tuple(panel_names),
+                   judge=judge, entry=entry, panel=panel,
+                   scores=np.array(rows, dtype=float).reshape(-1, len(criteria)))
+
+    def check(self, criteria: Sequence[Criterion], panels: Mapping[str, float]) -> None:
+        """Raise ValueError unless the columns fit together and every review names a known
+        panel and is the only review of its judge for its entry (scores are checked by
+        `review_scores`)."""
+        n = len(self.scores)
+        if self.scores.shape != (n, len(criteria)) or not (
+                self.judge.shape == self.entry.shape == self.panel.shape == (n,)):
+            raise ValueError("review table: columns of different lengths")
+        for codes, labels in ((self.judge, self.judges), (self.entry, self.entries),
+                              (self.panel, self.panels)):
+            if len(set(labels)) != len(labels):
+                raise ValueError("review table: labels must be distinct")
+            if n and not (0 <= codes.min() and codes.max() < len(labels)):
+                raise ValueError("review table: a code has no label")
+        unknown = [i for i, name in enumerate(self.panels) if name not in panels]
+        if unknown:
+            i = int(np.flatnonzero(np.isin(self.panel, unknown))[0])
+            raise ValueError(f"review by {self.judges[self.judge[i]]!r}: unknown panel "
+                             f"{self.panels[self.panel[i]]!r}")
+        pairs = self.judge * len(self.entries) + self.entry
+        repeated = np.ones(n, dtype=bool)
+        repeated[np.unique(pairs, return_index=True)[1]] = False
+        if repeated.any():
+            i = int(np.flatnonzero(repeated)[0])
+            raise ValueError(f"judge {self.judges[self.judge[i]]!r} reviewed "
+                             f"{self.entries[self.entry[i]]!r} twice")
+
+
+def _check_setup(criteria: Sequence[Criterion], normalization: str,
+                 panels: Mapping[str, float]) -> None:
+    _validate_criteria(criteria)
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    for name, weight in panels.items():
+        if isinstance(weight, bool) or not math.isfinite(weight) or weight <= 0:
+            raise ValueError(f"panel {name!r}: weight must be a positive number")
 
 
 def compute_results(
@@ -332,130 +493,103 @@ def compute_results(
     rubric, an unknown normalization or panel, a non-positive panel weight, two reviews by
     the same judge of the same entry, or an invalid score.
     """
-    _validate_criteria(criteria)
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
-    for name, weight in panels.items():
-        if isinstance(weight, bool) or not math.isfinite(weight) or weight <= 0:
-            raise ValueError(f"panel {name!r}: weight must be a positive number")
+    _check_setup(criteria, normalization, panels)
+    table = ReviewTable.from_reviews(criteria, reviews, panels)
+    return compute_table(criteria, table, normalization, panels)
 
-    counted: list[_Counted] = []
-    seen: set[tuple[str, str]] = set()
-    mentioned: set[str] = set()
-    for review in reviews:
-        if review.panel not in panels:
-            raise ValueError(f"review by {review.judge!r}: unknown panel {review.panel!r}")
-        if (review.judge, review.entry) in seen:
-            raise ValueError(f"judge {review.judge!r} reviewed {review.entry!r} twice")
-        seen.add((review.judge, review.entry))
-        mentioned.add(review.entry)
-        score = review_score(criteria, review.scores)
-        if score is None:
-            continue
-        crit = {c.key: float(review.scores[c.key]) for c in criteria}  # type: ignore[arg-type]
-        counted.append(_Counted(review.judge, review.entry, review.panel, score, crit))
 
+def compute_table(
+    criteria: Sequence[Criterion],
+    table: ReviewTable,
+    normalization: str = "zscore",
+    panels: Mapping[str, float] = DEFAULT_PANELS,
+) -> Results:
+    """`compute_results` of reviews given as a `ReviewTable` (same rules, same errors)."""
+    _check_setup(criteria, normalization, panels)
+    table.check(criteria, panels)
+    every_score = review_scores(criteria, table.scores)
+    counted = np.flatnonzero(~np.isnan(every_score))
+    judge, entry, panel = table.judge[counted], table.entry[counted], table.panel[counted]
+    score = every_score[counted]
     # Tie-break criterion: highest weight; max() returns the first maximal item, which is
     # the first in rubric order among equally weighted criteria.
-    top = max(criteria, key=lambda c: c.weight)
+    top = max(range(len(criteria)), key=lambda i: criteria[i].weight)
 
-    z: dict[tuple[str, str], float] = {}
+    z = np.zeros(len(counted))
     if normalization == "zscore":
-        for panel in panels:
-            z.update(zscores({(r.judge, r.entry): r.score for r in counted if r.panel == panel}))
+        for p in np.unique(panel):
+            in_panel = panel == p
+            z[in_panel] = _zscores(score[in_panel], judge[in_panel])
 
-    by_entry: dict[str, list[_Counted]] = defaultdict(list)
-    for r in counted:
-        by_entry[r.entry].append(r)
+    # Entry x panel cells; each entry's score blends its cells' means.
+    n_panels = max(1, len(table.panels))
+    cells = Groups.by(entry * n_panels + panel)
+    by_entry = Groups.by(entry)
+    cell_entries = Groups.by(cells.keys // n_panels)
+    weights = np.array([float(panels[p]) for p in table.panels], dtype=float)
+    cell_weights = weights[cells.keys % n_panels] if len(cells) else np.zeros(0)
 
-    summary: dict[str, tuple[float, float, float]] = {}
-    for entry, rs in by_entry.items():
-        per_panel: dict[str, list[_Counted]] = defaultdict(list)
-        for r in rs:
-            per_panel[r.panel].append(r)
+    def blend(values: np.ndarray) -> np.ndarray:
+        means = cells.means(values)
+        out = np.empty(len(cell_entries))
         # Renormalise over the panels that reviewed this entry, so an entry no patient saw
-        # is not dragged towards 0 by a missing panel.
-        weights = {p: float(panels[p]) for p in per_panel}
-        total_w = math.fsum(weights.values())
+        # is not dragged towards 0 by a missing panel. One panel: its mean as it is.
+        single = cell_entries.counts == 1
+        out[single] = means[cell_entries.order[cell_entries.starts[single]]]
+        if not single.all():
+            several = ~single
+            out[several] = (cell_entries.fsums(cell_weights * means)[several]
+                            / cell_entries.fsums(cell_weights)[several])
+        return out
 
-        def blend(value_of, per_panel=per_panel, weights=weights, total_w=total_w) -> float:
-            if len(per_panel) == 1:  # keep single-panel results bit-exact means
-                (only,) = per_panel.values()
-                return statistics.mean(value_of(r) for r in only)
-            return (
-                math.fsum(
-                    weights[p] * statistics.mean(value_of(r) for r in group)
-                    for p, group in per_panel.items()
-                )
-                / total_w
-            )
+    raw = blend(score)
+    norm = blend(z) if normalization == "zscore" else raw
+    tie = blend(table.scores[counted, top])
+    spread = by_entry.maxima(score) - by_entry.minima(score)
 
-        raw = blend(lambda r: r.score)
-        norm = blend(lambda r: z[(r.judge, r.entry)]) if normalization == "zscore" else raw
-        tie = blend(lambda r: r.criteria[top.key])
-        summary[entry] = (raw, norm, tie)
+    names = [table.entries[e] for e in by_entry.keys.tolist()]
+    ranks = competition_ranks(dict(zip(names, zip(norm.tolist(), tie.tolist(), strict=True),
+                                       strict=True)))
+    entries = sorted(
+        (EntryResult(entry=name, rank=ranks[name], reviews=reviews, raw_score=r,
+                     normalized_score=s, spread=d, flagged=d >= FLAG_SPREAD)
+         for name, reviews, r, s, d in zip(names, by_entry.counts.tolist(), raw.tolist(),
+                                           norm.tolist(), spread.tolist(), strict=True)),
+        key=lambda e: (e.rank, _sort_key(e.entry)))
 
-    ranks = competition_ranks({e: (s[1], s[2]) for e, s in summary.items()})
-    entries = []
-    for entry, (raw, norm, _tie) in summary.items():
-        scores = [r.score for r in by_entry[entry]]
-        spread = max(scores) - min(scores)
-        entries.append(
-            EntryResult(
-                entry=entry,
-                rank=ranks[entry],
-                reviews=len(scores),
-                raw_score=raw,
-                normalized_score=norm,
-                spread=spread,
-                flagged=spread >= FLAG_SPREAD,
-            )
-        )
-    entries.sort(key=lambda e: (e.rank, _sort_key(e.entry)))
-
-    alpha = krippendorff_alpha_interval(
-        {e: {r.judge: r.score for r in rs} for e, rs in by_entry.items()}
-    )
-    per_criterion = {
-        c.key: krippendorff_alpha_interval(
-            {e: {r.judge: r.criteria[c.key] for r in rs} for e, rs in by_entry.items()}
-        )
-        for c in criteria
-    }
-
+    alpha = _alpha(score, by_entry)
+    per_criterion = {c.key: _alpha(table.scores[counted, i], by_entry)
+                     for i, c in enumerate(criteria)}
+    mentioned = set(np.unique(table.entry).tolist()) - set(by_entry.keys.tolist())
     return Results(
         normalization=normalization,
         entries=tuple(entries),
         reliability=Reliability(krippendorff_alpha=alpha, per_criterion=per_criterion),
-        judges=_judge_summaries(counted, by_entry),
+        judges=_judge_summaries(table, judge, score, by_entry),
         reviews_for_alpha_08=spearman_brown_reviews(alpha, TARGET_ALPHA, current_reviews=1.0),
-        unscored=tuple(sorted(mentioned - set(by_entry), key=_sort_key)),
+        unscored=tuple(sorted((table.entries[e] for e in mentioned), key=_sort_key)),
     )
 
 
 def _judge_summaries(
-    counted: Sequence[_Counted], by_entry: Mapping[str, Sequence[_Counted]]
+    table: ReviewTable, judge: np.ndarray, score: np.ndarray, by_entry: Groups
 ) -> tuple[JudgeResult, ...]:
-    """Reviews, mean score and leniency of each judge (METHODS 8)."""
-    by_judge: dict[str, list[_Counted]] = defaultdict(list)
-    for r in counted:
-        by_judge[r.judge].append(r)
-    out = []
-    for judge in sorted(by_judge, key=_sort_key):
-        rs = by_judge[judge]
-        # Leniency: how far above the other judges of the same entry this judge scores,
-        # averaged over the entries where there is anybody else to compare with.
-        diffs = []
-        for r in rs:
-            others = [o.score for o in by_entry[r.entry] if o.judge != judge]
-            if others:
-                diffs.append(r.score - statistics.mean(others))
-        out.append(
-            JudgeResult(
-                judge=judge,
-                reviews=len(rs),
-                mean=statistics.mean(r.score for r in rs),
-                leniency=statistics.mean(diffs) if diffs else None,
-            )
-        )
-    return tuple(out)
+    """Reviews, mean score and leniency of each judge (METHODS 8), from the counted reviews'
+    judge codes and scores."""
+    by_judge = Groups.by(judge)
+    means = by_judge.means(score)
+    # Leniency: how far above the other judges of the same entry this judge scores,
+    # averaged over the entries where there is anybody else to compare with.
+    others = by_entry.means_of_others(score)
+    compared = ~np.isnan(others)
+    diffs = score[compared] - others[compared]
+    by_judge_compared = Groups.by(judge[compared])
+    leniency = dict(zip(by_judge_compared.keys.tolist(),
+                        by_judge_compared.means(diffs).tolist(), strict=True))
+    out = [
+        JudgeResult(judge=table.judges[code], reviews=count, mean=mean,
+                    leniency=leniency.get(code))
+        for code, count, mean in zip(by_judge.keys.tolist(), by_judge.counts.tolist(),
+                                     means.tolist(), strict=True)
+    ]
+    return tuple(sorted(out, key=lambda j: _sort_key(j.judge)))

@@ -7,6 +7,7 @@ import json
 import click
 from flask.cli import AppGroup
 
+from challenge.cli import audit_export
 from challenge.db import db_session, set_write_intent
 from challenge.safety import services
 from challenge.safety.models import FLAG_STATUSES
@@ -26,6 +27,8 @@ def flags(fmt: str, status: str | None) -> None:
         data = services.flags_json(db_session(), status=status)
     finally:
         set_write_intent(True)
+    audit_export("safety.flags_exported", "safety:flags", format=fmt, status=status,
+                 flags=len(data["flags"]))
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

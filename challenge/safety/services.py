@@ -209,9 +209,11 @@ def change_status(
     event = FlagEvent(at=now, actor_id=actor.id, from_status=current, to_status=to_status,
                       note=note)
     flag.history.append(event)
-    # Statuses only: no flag text and no note (it may quote the patient).
+    # Statuses, the reviewer and whether a note was added: no flag text and no note itself
+    # (it may quote the patient).
     audit.record(session, "safety.flag_status", actor=actor, target=f"flag:{flag.id}",
-                 before=current, after=to_status)
+                 before=current, after=to_status, reviewer_id=flag.reviewer_id,
+                 note_added=bool(note))
     session.flush()
     return event
 

@@ -16,7 +16,7 @@ from challenge.accounts.models import User
 from challenge.audit import AuditEvent
 from challenge.db import set_write_intent
 from challenge.safety import services as safety
-from surveys import admin_services, definition, insights, stats
+from surveys import admin_services, definition, insight_counts, insights, stats
 from surveys.models import Answer, InsightReport, Response, Survey, random_id
 from tests.conftest import ON_POSTGRES, shared_dir
 
@@ -171,24 +171,33 @@ def test_sql_tables_equal_counting_in_python(session):
         if qid in need_ids and imp is not None and sat is not None:
             expected_overall[qid][combo(imp, sat)] += 1
             for seg in ("role", "dtype"):
-                if rid in choice_of[seg]:
-                    expected_by_seg[seg][(choice_of[seg][rid], qid)][combo(imp, sat)] += 1
+                value = choice_of[seg].get(rid, insights.NO_ANSWER)
+                expected_by_seg[seg][(value, qid)][combo(imp, sat)] += 1
 
-    overall = insights.need_tables(session, survey, list(need_ids))
-    assert {q: dict(c) for q, c in overall.counts.items()} == {
+    def nonzero(table: stats.TopBoxTable) -> dict[str, int]:
+        return {name: n for name, n in vars(table).items() if n}
+
+    # One statement counts everything: the overall tables, and per segment question the
+    # respondents and tables of every cell ("no answer" included, counted directly).
+    counts = insight_counts.count_answers(session, survey, list(need_ids),
+                                          [questions["role"].id, questions["dtype"].id])
+    assert counts.respondents == 240
+    assert {q: nonzero(t) for q, t in counts.needs.items()} == {
         q: dict(c) for q, c in expected_overall.items()}
     for seg in ("role", "dtype"):
-        sizes = insights.segment_sizes(session, survey, questions[seg])
-        assert sizes == dict(Counter(choice_of[seg].values()))
-        tables = insights.segment_need_tables(session, survey, questions[seg], list(need_ids))
-        assert {k: dict(c) for k, c in tables.counts.items()} == {
+        sizes = counts.sizes[questions[seg].id]
+        assert sizes == {**Counter(choice_of[seg].values()),
+                         insights.NO_ANSWER: 240 - len(choice_of[seg])}
+        cells = counts.cells[questions[seg].id]
+        assert {(value, q): nonzero(t) for value, tables in cells.items()
+                for q, t in tables.items() if t.n} == {
             k: dict(c) for k, c in expected_by_seg[seg].items()}
 
     # ... and the report is built from exactly those tables.
     report = insights.compute(session, survey, resamples=50)
     assert report["respondents"] == 240
     for qid, key in need_ids.items():
-        table = overall.table(qid)
+        table = counts.needs[qid]
         need = by_key(report["needs"])[key]
         assert need["n"] == table.n
         assert need["importance"] == 10 * table.importance_top2 / table.n
@@ -196,6 +205,50 @@ def test_sql_tables_equal_counting_in_python(session):
     role_cells = {c["value"]: c for c in report["segments"] if c["question"] == "role"}
     assert role_cells["patient"]["n"] == Counter(choice_of["role"].values())["patient"]
     assert role_cells[None]["n"] == 240 - len(choice_of["role"])  # the "no answer" cell
+
+
+def test_counting_more_needs_than_one_packed_word_holds(session):
+    """Ratings are packed twenty needs to an integer: 45 needs take three, and every table
+    still equals counting in Python (a response without any answer counts as a respondent
+    in the "no answer" cell)."""
+    rng = random.Random(45)
+    keys = tuple(f"n{i}" for i in range(45))
+    survey = make_survey(session, survey_doc(needs=keys, text=False, min_cell_size=5))
+    rows = []
+    for _ in range(60):
+        row = {"role": rng.choice(["patient", "carer", None])}
+        for key in keys:
+            if rng.random() < 0.9:
+                row[key] = (rng.randint(1, 5), rng.choice([rng.randint(1, 5), None]))
+        rows.append(row)
+    add_responses(session, survey, rows + [{}])
+    questions = {q.key: q for q in survey.questions}
+
+    expected: dict[tuple, Counter] = defaultdict(Counter)
+    for row in rows:
+        for key in keys:
+            if key in row and row[key][1] is not None:
+                importance, satisfaction = row[key]
+                cell = row["role"] or insights.NO_ANSWER
+                name = {(True, True): "both", (True, False): "important_only",
+                        (False, True): "satisfied_only", (False, False): "neither"}[
+                    (importance >= 4, satisfaction >= 4)]
+                expected[(cell, key)][name] += 1
+                expected[("all", key)][name] += 1
+
+    counts = insight_counts.count_answers(session, survey, [questions[k].id for k in keys],
+                                          [questions["role"].id])
+    assert counts.respondents == 61
+    role = questions["role"].id
+    assert counts.sizes[role] == {**Counter(r["role"] or insights.NO_ANSWER for r in rows),
+                                  insights.NO_ANSWER: 1 + sum(r["role"] is None for r in rows)}
+    for key in keys:
+        qid = questions[key].id
+        assert vars(counts.needs[qid]) == {**dict.fromkeys(vars(counts.needs[qid]), 0),
+                                           **expected[("all", key)]}
+        for cell, tables in counts.cells[role].items():
+            assert vars(tables[qid]) == {**dict.fromkeys(vars(tables[qid]), 0),
+                                         **expected[(cell, key)]}
 
 
 # --- golden vectors through the database ---------------------------------------------------
@@ -418,9 +471,10 @@ def test_closing_a_survey_stores_a_snapshot(session, organizer):
 
 
 def test_answers_arriving_during_compute_never_mix_two_states(session):
-    """Another connection submits a response while the report is being counted: on
-    PostgreSQL the fingerprint check counts again, on SQLite the transaction is one
-    snapshot. Either way the cells add up to the totals."""
+    """Another connection submits a response while the report is being computed, just
+    before the counting statement: on PostgreSQL that statement sees the new response (in
+    every number: everything is counted by that one statement), on SQLite the transaction
+    is one snapshot. Either way the cells add up to the totals."""
     survey = make_survey(session, survey_doc(needs=("n1",), text=False, min_cell_size=3))
     add_responses(session, survey, [{"role": "patient", "dtype": "t1", "n1": (5, 1)}] * 6
                   + [{"role": "carer", "n1": (4, 4)}] * 6)
@@ -430,9 +484,9 @@ def test_answers_arriving_during_compute_never_mix_two_states(session):
     state = {"done": False}
 
     def _insert_once(conn, cursor, statement, *_):
-        if state["done"] or "GROUP BY" not in statement or "survey_answer_1" not in statement:
+        if state["done"] or "per_response" not in statement:
             return
-        state["done"] = True  # during the first segment query: one more carer submits
+        state["done"] = True  # just before the counting statement: one more carer submits
         rid = random_id()
         with engine.connect() as other:
             other.execute(insert(Response).values(
@@ -450,6 +504,7 @@ def test_answers_arriving_during_compute_never_mix_two_states(session):
     set_write_intent(False)
     event.listen(engine, "before_cursor_execute", _insert_once)
     try:
+        assert insights.submitted_count(session, survey) == 12  # the transaction has read
         report = insights.compute(session, survey, resamples=50)
     finally:
         event.remove(engine, "before_cursor_execute", _insert_once)
@@ -457,7 +512,7 @@ def test_answers_arriving_during_compute_never_mix_two_states(session):
         set_write_intent(True)
     assert state["done"]
     respondents = report["respondents"]
-    # PostgreSQL saw the new response mid-way and counted again; SQLite kept its snapshot.
+    # PostgreSQL's counting statement saw the new response; SQLite kept its snapshot.
     assert respondents == (13 if ON_POSTGRES else 12)
     role = [c for c in report["segments"] if c["question"] == "role"]
     assert sum(c["n"] for c in role) == respondents

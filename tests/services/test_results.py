@@ -27,7 +27,7 @@ from challenge.challenges.models import (
     Team,
 )
 from challenge.errors import Conflict, DomainError, ValidationFailed
-from challenge.judging import results
+from challenge.judging import results, scoring
 from challenge.judging.models import (
     Criterion,
     CriterionScore,
@@ -303,6 +303,41 @@ def test_no_rubric_is_a_clear_error(session):
     session.commit()
     with pytest.raises(DomainError, match="no rubric"):
         results.compute(session, challenge)
+
+
+def test_database_results_equal_the_pure_computation(session):
+    challenge = make_challenge(session, criteria=(("impact", 0.4, 1, 5), ("design", 0.6, 0, 10)),
+                               panels={"expert": 0.7, "patient": 0.3})
+    judges = [add_judge(session, challenge, f"j{i}@example.org", ("expert", "patient")[i % 2])
+              for i in range(5)]
+    judges.append(add_judge(session, challenge, "noseat@example.org", None))  # expert
+    expected = []
+    for n in range(12):
+        sub = add_entry(session, challenge, f"Team {n:02d}")
+        for i, judge in enumerate(judges):
+            if (n + i) % 4 == 0:
+                continue
+            scores = {"impact": 1 + (n * i) % 5, "design": ((n + 2 * i) % 21) / 2}
+            if (n, i) == (3, 2):
+                scores = {"impact": 4}  # incomplete: left out
+            status = "draft" if (n, i) == (5, 2) else "submitted"
+            add_review(session, judge, sub, scores, status=status)
+            if status == "submitted":
+                panel = "expert" if judge.email == "noseat@example.org" else (
+                    ("expert", "patient")[i % 2])
+                expected.append(scoring.ReviewInput(judge.email, f"Team {n:02d}", scores, panel))
+    session.commit()
+    computed = results.compute(session, challenge)
+    criteria = [scoring.Criterion("impact", 0.4, 1, 5), scoring.Criterion("design", 0.6, 0, 10)]
+    pure = scoring.compute_results(criteria, expected, "zscore",
+                                   {"expert": 0.7, "patient": 0.3})
+    assert computed.results == pure  # bit for bit
+    assert computed.incomplete_reviews == 1
+    assert len(computed.reviews) == len(expected)
+    assert computed.judge_panels["noseat@example.org"] == "expert"
+    by_judge = computed.scores_by_judge()
+    assert sorted(by_judge) == sorted(j.judge for j in pure.judges)
+    assert {k: len(v) for k, v in by_judge.items()} == {j.judge: j.reviews for j in pure.judges}
 
 
 def _queries(engine, fn) -> int:

@@ -218,7 +218,8 @@ def test_status_change_is_audited_without_text(session, officer):
     session.commit()
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "safety.flag_status"))
     assert event.actor_id == officer.id and event.target == f"flag:{flag.id}"
-    assert event.details == {"before": "new", "after": "reviewed"}
+    assert event.details == {"before": "new", "after": "reviewed", "reviewer_id": officer.id,
+                             "note_added": True}
     dumped = json.dumps(event.details).lower()
     assert "lantus" not in dumped and "dizzy" not in dumped and "plausible" not in dumped
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,13 @@ from hypothesis import strategies as st
 from challenge.judging.scoring import (
     Criterion,
     ReviewInput,
+    ReviewTable,
     competition_ranks,
     compute_results,
+    compute_table,
     krippendorff_alpha_interval,
     review_score,
+    review_scores,
     spearman_brown_reviews,
     zscores,
 )
@@ -123,6 +127,92 @@ def test_equal_reviews_give_identical_floats():
     first = review_score(criteria, {"a": 3, "b": 0, "c": 1})  # 0.3 + 0 + 0.3
     second = review_score(criteria, {"a": 0, "b": 3, "c": 0})  # 0 + 0.6 + 0
     assert first == second
+
+
+def exact_review_score(criteria, scores):
+    """METHODS 5 in rational arithmetic, rounded once: the reference for review_scores."""
+    total = sum(
+        Fraction(c.weight) * (Fraction(scores[c.key]) - Fraction(c.min))
+        / (Fraction(c.max) - Fraction(c.min))
+        for c in criteria
+    )
+    return float(100 * total / sum(Fraction(c.weight) for c in criteria))
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        [Criterion("a", 40, 1, 5), Criterion("b", 30, 1, 5), Criterion("c", 30, 1, 5)],
+        [Criterion("a", 0.1, 0, 3), Criterion("b", 0.2, 0, 3), Criterion("c", 0.3, 0, 3)],
+        [Criterion("a", 0.7, 0.5, 10), Criterion("b", 1e-5, -2, 7.25), Criterion("c", 0, 0, 1)],
+    ],
+    ids=["integer weights", "decimal weights", "odd ranges"],
+)
+def test_review_scores_of_a_matrix_are_the_exact_scores(criteria):
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(300):
+        row = []
+        for c in criteria:
+            if i % 3 == 0:
+                row.append(float(rng.integers(math.ceil(c.min), math.floor(c.max) + 1)))
+            elif i % 3 == 1:
+                row.append(float(min(c.max, max(c.min, round(rng.uniform(c.min, c.max) * 2) / 2))))
+            else:
+                row.append(float(rng.uniform(c.min, c.max)))
+        rows.append(row)
+    got = review_scores(criteria, np.array(rows))
+    expected = [exact_review_score(criteria, dict(zip([c.key for c in criteria], row,
+                                                      strict=True))) for row in rows]
+    assert got.tolist() == expected
+    assert [review_score(criteria, dict(zip([c.key for c in criteria], row, strict=True)))
+            for row in rows[:20]] == expected[:20]
+
+
+def test_review_scores_mark_incomplete_rows_and_reject_out_of_range():
+    criteria = [Criterion("a", 1, 1, 5), Criterion("b", 1, 1, 5)]
+    got = review_scores(criteria, np.array([[1.0, 5.0], [3.0, np.nan], [np.nan, np.nan]]))
+    assert got[0] == 50.0 and math.isnan(got[1]) and math.isnan(got[2])
+    with pytest.raises(ValueError, match="'b': score 6.0 outside 1..5"):
+        review_scores(criteria, np.array([[1.0, 2.0], [1.0, 6.0]]))
+    with pytest.raises(ValueError, match="outside"):
+        review_scores(criteria, np.array([[np.inf, 2.0]]))
+
+
+def test_results_do_not_depend_on_the_order_of_reviews():
+    rng = np.random.default_rng(8)
+    criteria = [Criterion("impact", 0.4, 1, 5), Criterion("design", 0.6, 1, 5)]
+    panels = {"expert": 0.7, "patient": 0.3, "carer": 0.2}
+    reviews = [
+        ReviewInput(f"J{j}", f"E{e:02d}",
+                    {"impact": float(rng.integers(1, 6)), "design": float(rng.uniform(1, 5))},
+                    ("expert", "patient", "carer")[j % 3])
+        for e in range(20) for j in rng.choice(9, size=int(rng.integers(1, 6)), replace=False)
+    ]
+    first = compute_results(criteria, reviews, "zscore", panels)
+    for _ in range(3):
+        shuffled = list(reviews)
+        rng.shuffle(shuffled)
+        assert compute_results(criteria, shuffled, "zscore", panels) == first
+
+
+def test_compute_table_checks_its_columns():
+    table = ReviewTable(
+        judges=("A", "B"), entries=("E1",), panels=("expert", "jury"),
+        judge=np.array([0, 1]), entry=np.array([0, 0]), panel=np.array([0, 1]),
+        scores=np.array([[10.0], [20.0]]))
+    with pytest.raises(ValueError, match="review by 'B': unknown panel 'jury'"):
+        compute_table(PLAIN, table)
+    twice = ReviewTable(
+        judges=("A",), entries=("E1",), panels=("expert",), judge=np.array([0, 0]),
+        entry=np.array([0, 0]), panel=np.array([0, 0]), scores=np.array([[10.0], [20.0]]))
+    with pytest.raises(ValueError, match="judge 'A' reviewed 'E1' twice"):
+        compute_table(PLAIN, twice)
+    ok = ReviewTable(
+        judges=("A", "B"), entries=("E1",), panels=("expert",), judge=np.array([0, 1]),
+        entry=np.array([0, 0]), panel=np.array([0, 0]), scores=np.array([[10.0], [np.nan]]))
+    results = compute_table(PLAIN, ok, "none")
+    assert [(e.entry, e.reviews, e.raw_score) for e in results.entries] == [("E1", 1, 10.0)]
 
 
 # -------------------------------------------------------------------------- z-scores

@@ -103,7 +103,8 @@ def test_status_change_by_post_is_saved_audited_and_shown(app, client, officer):
     with app.app_context(), session_scope(app) as s:
         event = s.scalar(select(AuditEvent).where(AuditEvent.action == "safety.flag_status"))
         assert event.actor_id == officer.id and event.target == f"flag:{flag_id}"
-        assert event.details == {"before": "new", "after": "reviewed"}
+        assert event.details == {"before": "new", "after": "reviewed",
+                                 "reviewer_id": officer.id, "note_added": True}
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "is now “Reviewed”" in page  # the flash message
     assert "officer@example.org" in page and "Plausible; asking for more." in page
