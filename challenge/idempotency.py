@@ -48,7 +48,7 @@ KEEP = timedelta(days=1)
 PURGE_EVERY_SECONDS = 600.0
 LOCATION_MAX = 500
 
-_last_purge = 0.0  # monotonic time of this process's last purge
+_last_purge: float | None = None  # monotonic time of this process's last purge
 
 
 class IdempotencyKey(Base):
@@ -155,7 +155,7 @@ def purge(session: Session, now: datetime | None = None) -> int:
 def _purge_now_and_then(session: Session, now: datetime) -> None:
     global _last_purge
     moment = time.monotonic()
-    if moment - _last_purge >= PURGE_EVERY_SECONDS:
+    if _last_purge is None or moment - _last_purge >= PURGE_EVERY_SECONDS:
         _last_purge = moment
         purge(session, now)
 

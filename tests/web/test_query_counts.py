@@ -374,3 +374,17 @@ def test_submissions_overview_is_paginated_and_an_extension_returns_to_its_page(
     assert granted.status_code == 302
     assert granted.location.endswith(f"{admin}?page=2#team-{last}")
     assert client.get(f"{admin}?page=3").status_code == 404
+
+
+def test_unranked_entries_follow_the_last_page_of_the_ranking(app, session):
+    world = ChallengeWorld(session)
+    world.grow(PER_PAGE + 1)
+    add_entry(session, world.challenge, "Late owls", "Unreviewed project")
+    session.commit()
+    results.publish(session, world.challenge, None, {}, confirm_unscored=True)
+    session.commit()
+    client = app.test_client()
+    first = client.get(f"/c/{SLUG}/results").get_data(as_text=True)
+    last = client.get(f"/c/{SLUG}/results?page=2").get_data(as_text=True)
+    assert "Not ranked" not in first
+    assert "Not ranked (no complete review):" in last and "Late owls" in last

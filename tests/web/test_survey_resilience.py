@@ -135,6 +135,20 @@ def test_locked_database_keeps_typed_answers_and_the_retry_stores_them(app, clie
         assert "survey_unsaved" not in browser_session
 
 
+def test_locked_database_keeps_a_logged_in_persons_answers_too(app, client, survey, session,
+                                                                make_user):
+    make_user("pat@example.org", "patient")
+    login(client, "pat@example.org")
+    start(client, survey)
+    with database_locked(app):
+        busy = client.post(f"/s/{survey}/page/1", data=PAGE1)
+    html = busy.get_data(as_text=True)
+    assert busy.status_code == 503 and "Retry-After" in busy.headers
+    assert re.search(r'value="t1"\s+checked', html) and "Log out" in html  # still logged in
+    assert client.post(f"/s/{survey}/page/1", data=PAGE1).status_code == 302
+    assert session.scalar(select(Response.page_reached)) == 1
+
+
 def test_double_submit_stores_one_response_and_answers_the_same(client, survey, session,
                                                                 make_user):
     make_user("pat@example.org", "patient")

@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-24 10:00:00.000000
+Create Date: 2026-11-23 20:00:00.000000
 """
 
 import sqlalchemy as sa
