@@ -737,7 +737,10 @@ def test_a_whole_journey_leaves_no_secret_in_the_audit_log_or_the_logs(
                              for e in session.scalars(select(AuditEvent))])
     log_text = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}"
                          for r in caplog.records)
-    assert caplog.records, "the journey logged something (DEBUG is captured)"
+    # What the journey logs depends on caches warmed by earlier tests (rendered Markdown
+    # logs at DEBUG only on a miss), so prove the capture itself works instead.
+    logging.getLogger("challenge").debug("capture probe")
+    assert any(r.getMessage() == "capture probe" for r in caplog.records)
     for secret in secrets:
         assert secret not in audit_text, f"{secret[:12]}… is in the audit log"
         assert secret not in log_text, f"{secret[:12]}… is in a log record"
