@@ -8,6 +8,7 @@ from common import (
     fill_survey,
     log,
     make_app,
+    refresh_statistics,
     scaled,
     scratch_database,
 )
@@ -37,6 +38,7 @@ def main() -> None:
         info = create_survey(app)
         log(f"inserting {RESPONDENTS} respondents, {TEXTS} texts")
         fill_survey(app, info, RESPONDENTS, TEXTS)
+        refresh_statistics(app.extensions["db_engine"])
         with app.app_context():
             dbs = db_session()
             survey = insights.get_survey(dbs, info.slug)

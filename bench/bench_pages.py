@@ -18,6 +18,7 @@ from common import (
     login,
     make_app,
     p95_ms,
+    refresh_statistics,
     request,
     scaled,
     scratch_database,
@@ -27,15 +28,6 @@ RESPONDENTS = scaled(100_000, 200)
 TEXTS = scaled(20_000, 100)
 ENTRIES = scaled(5000, 50)
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
-
-
-def refresh_statistics(engine) -> None:
-    """ANALYZE after the bulk inserts (PostgreSQL), as autovacuum does on a live database
-    within a minute: the pages are measured in their steady state, not with the planner
-    still believing the freshly filled tables are empty."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
 
 
 def prepare(app) -> tuple[str, str]:

@@ -3,7 +3,15 @@ scores into Python lists."""
 
 from __future__ import annotations
 
-from common import best_of, create_challenge, log, make_app, scaled, scratch_database
+from common import (
+    best_of,
+    create_challenge,
+    log,
+    make_app,
+    refresh_statistics,
+    scaled,
+    scratch_database,
+)
 
 ENTRIES = scaled(5000, 50)
 REVIEWS = 5
@@ -21,6 +29,7 @@ def main() -> None:
         app = make_app(url)
         log(f"inserting {ENTRIES} entries x {REVIEWS} reviews x {CRITERIA} criteria")
         info = create_challenge(app, ENTRIES, REVIEWS, CRITERIA)
+        refresh_statistics(app.extensions["db_engine"])
         with app.app_context():
             dbs = db_session()
             challenge = results.get_challenge(dbs, info.slug)

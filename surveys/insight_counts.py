@@ -42,6 +42,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     true,
 )
 from sqlalchemy.orm import Session
@@ -125,6 +126,11 @@ def count_answers(session: Session, survey: Survey, need_ids: Sequence[int],
                   segment_ids: Sequence[int]) -> AnswerCounts:
     """Respondents, need tables and segment cells of the submitted responses (one query)."""
     need_ids, segment_ids = list(need_ids), list(segment_ids)
+    if session.get_bind().dialect.name == "postgresql":
+        # The per-response aggregate's cost estimate is high enough to trigger JIT
+        # compilation, which took about 0.5 s of a 1.7 s count at 100 000 respondents and
+        # saved nothing; SET LOCAL limits this to the current transaction.
+        session.execute(text("SET LOCAL jit = off"))
     rows = session.execute(_statement(session, survey, need_ids, segment_ids)).all()
 
     # One vector per row of the cross-tabulation: respondents, then the four counts of each

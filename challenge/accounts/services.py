@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from challenge import audit, clock, outbox
@@ -263,7 +263,8 @@ def load_user_for_session(session: Session, cookie_id: str) -> User | None:
     user_id, _, token = cookie_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    user = session.get(User, int(user_id))
+    # The roles in the same statement: every logged-in request checks them.
+    user = session.get(User, int(user_id), options=[joinedload(User.role_rows)])
     if user is None or user.session_token != token:
         return None
     return user

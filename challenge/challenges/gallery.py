@@ -80,16 +80,35 @@ def _held_back(session: Session, challenge: Challenge) -> set[int]:
             if origins.get((sid, number), number) in flagged[sid]}
 
 
+def held_back(session: Session, challenge: Challenge) -> frozenset[int]:
+    """Submission ids of this challenge kept out of the gallery now (open flags)."""
+    return frozenset(_held_back(session, challenge))
+
+
+def stamp(session: Session, challenge: Challenge) -> tuple:
+    """A cheap fingerprint of the opted-in entries (one aggregate query): it changes when
+    an entry is submitted (a new, higher version id), when a team opts in or out (the
+    count and the sums of the opted-in ids change) or when a submission is removed. The
+    open flags are not in it: callers key on `held_back` too, read on every request."""
+    return tuple(session.execute(
+        select(func.count(), func.sum(Submission.id), func.sum(Submission.id * Submission.id),
+               func.max(Submission.entry_version_id), func.sum(Submission.entry_version_id))
+        .where(Submission.challenge_id == challenge.id, Submission.gallery_opt_in.is_(True),
+               Submission.entry_version_id.is_not(None))).one())
+
+
 def entries(session: Session, challenge: Challenge) -> list[GalleryEntry]:
     """Every opted-in entry, by team name (flagged texts held back)."""
     return page(session, challenge)[0]
 
 
 def page(session: Session, challenge: Challenge, *, limit: int | None = None,
-         offset: int = 0) -> tuple[list[GalleryEntry], int]:
-    """One page of the opted-in entries, by team name (flagged texts held back), and how
-    many there are in all. A fixed number of queries whatever the page size."""
-    held = _held_back(session, challenge)
+         offset: int = 0, held: frozenset[int] | None = None) -> tuple[list[GalleryEntry], int]:
+    """One page of the opted-in entries, by team name (flagged texts held back: `held`
+    when the caller read them already), and how many there are in all. A fixed number of
+    queries whatever the page size."""
+    if held is None:
+        held = held_back(session, challenge)
     conditions = [Submission.challenge_id == challenge.id,
                   Submission.gallery_opt_in.is_(True),
                   SubmissionVersion.submitted_at.is_not(None)]

@@ -20,7 +20,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from challenge import clock, idempotency
+from challenge import clock, idempotency, pagecache
 from challenge.challenges import files as file_store
 from challenge.challenges import gallery as gallery_service
 from challenge.challenges import submissions, teams
@@ -309,7 +309,11 @@ def download(file_id: int):
 
 @bp.get("/c/<slug>/gallery")
 def gallery(slug: str):
-    """The public gallery of opted-in entries (404 until it opens, except to organizers)."""
+    """The public gallery of opted-in entries (404 until it opens, except to organizers).
+
+    Anonymous visitors get the page rendered once per process for the same challenge row,
+    entries stamp, guideline titles and entries held back by open safety flags (all read on
+    every request, so a newly flagged entry disappears at once)."""
     dbs = db_session()
     challenge = _challenge(slug)
     is_open = gallery_service.is_open(challenge, g.received_at)
@@ -317,10 +321,20 @@ def gallery(slug: str):
     if not is_open and not organizer:
         raise NotFound("There is no gallery here yet.")
     number = page_number()
+    held = gallery_service.held_back(dbs, challenge)
+    titles = submissions.guideline_titles(dbs, challenge)
+    key = None
+    if pagecache.for_anonymous():
+        key = ("gallery", challenge.id, challenge.slug, challenge.updated_at,
+               challenge.gallery_open, number, held, tuple(titles.items()),
+               gallery_service.stamp(dbs, challenge))
+        cached = pagecache.get(key)
+        if cached is not None:
+            return cached
     rows, total = gallery_service.page(dbs, challenge, limit=PER_PAGE,
-                                       offset=(number - 1) * PER_PAGE)
-    return render_template(
+                                       offset=(number - 1) * PER_PAGE, held=held)
+    html = render_template(
         "challenges/gallery.html", challenge=challenge, is_open=is_open,
-        page=Page(rows, total, number, PER_PAGE),
-        titles=submissions.guideline_titles(dbs, challenge),
+        page=Page(rows, total, number, PER_PAGE), titles=titles,
         challenge_url=endpoint_url("challenges.detail", slug=challenge.slug))
+    return pagecache.put(key, html) if key is not None else html

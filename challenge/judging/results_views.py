@@ -26,7 +26,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from challenge import audit, clock
+from challenge import audit, clock, pagecache
 from challenge.challenges.models import Challenge, Team
 from challenge.db import db_session, set_write_intent
 from challenge.errors import DomainError, Forbidden, NotFound, ValidationFailed
@@ -234,13 +234,29 @@ def _visible_challenge(dbs: Session, slug: str) -> Challenge:
 @bp.get("/c/<slug>/results")
 def public(slug: str):
     """The published results (newest, or ?version=N), read from the snapshot only: one
-    page of the ranking (?page=N), the awards on the first, the unranked after the last."""
+    page of the ranking (?page=N), the awards on the first, the unranked after the last.
+
+    Anonymous visitors get the page rendered once per process for the same challenge row,
+    newest snapshot (immutable: publishing makes a new one), version and page number."""
     dbs = db_session()
     challenge = _visible_challenge(dbs, slug)
     number = page_number()
     version = _version_arg()
-    snapshot = (published.version(dbs, challenge, version) if version
-                else published.newest(dbs, challenge))
+    newest_snapshot = published.newest(dbs, challenge)
+    key = None
+    if pagecache.for_anonymous():
+        key = ("results", challenge.id, challenge.slug, challenge.updated_at,
+               newest_snapshot.id if newest_snapshot else None, version, number)
+        cached = pagecache.get(key)
+        if cached is not None:
+            return cached
+    html = _public_page(dbs, challenge, newest_snapshot, version, number)
+    return pagecache.put(key, html) if key is not None else html
+
+
+def _public_page(dbs: Session, challenge: Challenge, newest_snapshot: ResultSnapshot | None,
+                 version: int | None, number: int) -> str:
+    snapshot = published.version(dbs, challenge, version) if version else newest_snapshot
     if snapshot is None:
         return render_template("judging/results/not_published.html", challenge=challenge)
     rows, total = published.ranking(dbs, snapshot, limit=PER_PAGE,
