@@ -17,14 +17,16 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, defer, lazyload
 
 from challenge.challenges.models import Challenge
-from challenge.errors import NotFound
+from challenge.judging import results
 from challenge.judging.models import ResultEntry, ResultSnapshot
+
+# Loader options that leave out the entries and the JSON document.
+_LIGHT = (lazyload(ResultSnapshot.entries), defer(ResultSnapshot.data))
 
 
 def _light():
     """A snapshot query that loads neither the entries nor the JSON document."""
-    return select(ResultSnapshot).options(lazyload(ResultSnapshot.entries),
-                                          defer(ResultSnapshot.data))
+    return select(ResultSnapshot).options(*_LIGHT)
 
 
 def newest(session: Session, challenge: Challenge) -> ResultSnapshot | None:
@@ -35,11 +37,7 @@ def newest(session: Session, challenge: Challenge) -> ResultSnapshot | None:
 
 def version(session: Session, challenge: Challenge, number: int) -> ResultSnapshot:
     """One published version (entries and document not loaded); NotFound when missing."""
-    snapshot = session.scalar(_light().where(ResultSnapshot.challenge_id == challenge.id,
-                                             ResultSnapshot.version == number))
-    if snapshot is None:
-        raise NotFound(f"There is no published version {number} of these results.")
-    return snapshot
+    return results.snapshot_version(session, challenge, number, *_LIGHT)
 
 
 @dataclass(frozen=True)

@@ -111,9 +111,11 @@ def latest_snapshot(session: Session, challenge: Challenge | int) -> ResultSnaps
                           .order_by(ResultSnapshot.version.desc()).limit(1))
 
 
-def snapshot_version(session: Session, challenge: Challenge, version: int) -> ResultSnapshot:
-    """One published version (NotFound when there is no such version)."""
-    snapshot = session.scalar(select(ResultSnapshot).where(
+def snapshot_version(session: Session, challenge: Challenge, version: int,
+                     *options) -> ResultSnapshot:
+    """One published version (NotFound when there is no such version); `options` are
+    loader options, e.g. to leave the entries and the document unloaded."""
+    snapshot = session.scalar(select(ResultSnapshot).options(*options).where(
         ResultSnapshot.challenge_id == challenge.id, ResultSnapshot.version == version))
     if snapshot is None:
         raise NotFound(f"There is no published version {version} of these results.")
