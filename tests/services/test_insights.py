@@ -3,7 +3,6 @@ reproducibility, insufficient data, themes and safety flags, stored snapshots.""
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
@@ -18,9 +17,9 @@ from challenge.db import set_write_intent
 from challenge.safety import services as safety
 from surveys import admin_services, definition, insight_counts, insights, stats
 from surveys.models import Answer, InsightReport, Response, Survey, random_id
-from tests.conftest import ON_POSTGRES, shared_dir
+from tests.conftest import ON_POSTGRES, golden
 
-GOLDEN = json.loads((shared_dir() / "golden" / "odi.json").read_text())
+GOLDEN = golden("odi.json")
 NUMBER_FIELDS = ("n", "importance", "satisfaction", "opportunity", "importance_ci",
                  "satisfaction_ci", "opportunity_ci", "robust")
 

@@ -39,7 +39,8 @@ from challenge.judging.models import (
     Rubric,
 )
 from surveys.models import GuidelineDocument, GuidelineItem, Survey
-from tests.conftest import PASSWORD, shared_dir
+from tests.conftest import PASSWORD
+from tests.conftest import golden as load_golden
 
 NOW = datetime(2027, 4, 10, 12, 0, tzinfo=UTC)
 GUIDELINES = (("exercise", "Keep glucose steady during sport"),
@@ -148,7 +149,7 @@ def add_review(session, judge, submission: Submission, scores: Mapping[str, floa
 
 def golden_challenge(session, slug: str = "ddd-2027", normalization: str = "zscore"):
     """The golden zscore set: judges A, B, C; entries E1-E4; one criterion 1..10."""
-    golden = json.loads((shared_dir() / "golden" / "scoring.json").read_text())["zscore"]
+    golden = load_golden("scoring.json")["zscore"]
     challenge = make_challenge(session, slug, normalization=normalization)
     judges = {j: add_judge(session, challenge, f"{j.lower()}@example.org")
               for j in sorted({j for j, _e, _s in golden["scores"]})}

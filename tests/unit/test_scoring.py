@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +23,7 @@ from challenge.judging.scoring import (
     spearman_brown_reviews,
     zscores,
 )
-
-GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "golden" / "scoring.json"
+from tests.conftest import golden as load_golden
 
 # One criterion scored 0..100 with weight 1: the review score equals the criterion score,
 # which keeps the hand computations below readable.
@@ -35,9 +32,7 @@ PLAIN = [Criterion("overall", 1, 0, 100)]
 
 @pytest.fixture(scope="module")
 def golden():
-    if not GOLDEN.exists():
-        pytest.skip(f"golden vectors not found at {GOLDEN}")
-    return json.loads(GOLDEN.read_text())
+    return load_golden("scoring.json")
 
 
 @pytest.fixture(scope="module")
