@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,14 +21,11 @@ from surveys.stats import (
     top2_counts,
     wilson_interval,
 )
-
-GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "golden" / "odi.json"
+from tests.conftest import golden as load_golden
 
 
 def _golden_needs() -> list[dict]:
-    if not GOLDEN.is_file():
-        pytest.skip(f"golden vectors not found at {GOLDEN} (shared/ must sit beside the repo)")
-    return json.loads(GOLDEN.read_text(encoding="utf-8"))["needs"]
+    return load_golden("odi.json")["needs"]
 
 
 def _pairs_from_counts(n: int, ki: int, ks: int) -> list[tuple[int, int]]:
