@@ -591,6 +591,12 @@ class Load:
         return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000
 
 
+def combined(loads: list[Load]) -> Load:
+    """Several rounds of one measurement as one (requests, time and latencies added up)."""
+    return Load(sum(x.requests for x in loads), sum(x.ok for x in loads),
+                sum(x.seconds for x in loads), [t for x in loads for t in x.latencies])
+
+
 def python_load(calls: list[Callable[[], bool]], concurrency: int = 8,
                 max_seconds: float = 120.0) -> Load:
     """Run each call once on a thread pool (bounded in count and time); a call returns

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from challenge.db import Base, UTCDateTime
@@ -154,10 +155,16 @@ class Answer(Base):
     text: Mapped[str | None] = mapped_column(Text)
     importance: Mapped[int | None] = mapped_column(SmallInteger)
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
-    safety_flag_id: Mapped[int | None] = mapped_column(ForeignKey("safety_flag.id"), index=True)
+    safety_flag_id: Mapped[int | None] = mapped_column(ForeignKey("safety_flag.id"))
 
     response: Mapped[Response] = relationship(back_populates="answers")
     question: Mapped[Question] = relationship()
+
+    # Almost no answer is flagged: the index holds only those that are, so the two dozen
+    # answers of a submission add nothing to it.
+    __table_args__ = (Index("ix_survey_answer_safety_flag_id", "safety_flag_id",
+                            postgresql_where=sql_text("safety_flag_id IS NOT NULL"),
+                            sqlite_where=sql_text("safety_flag_id IS NOT NULL")),)
 
 
 class Participation(Base):
