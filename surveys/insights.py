@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased, defer
 
 from challenge import audit, clock
 from challenge.errors import NotFound
@@ -189,6 +189,21 @@ def latest(session: Session, survey: Survey) -> InsightReport | None:
     """The newest stored report of a survey, if any."""
     return session.scalar(select(InsightReport).where(InsightReport.survey_id == survey.id)
                           .order_by(InsightReport.id.desc()).limit(1))
+
+
+def survey_and_latest(session: Session, slug: str) -> tuple[Survey, InsightReport | None]:
+    """A survey by slug and its newest stored report, in one statement; the report's JSON
+    document is left unloaded (read only when needed). NotFound for an unknown slug."""
+    report = aliased(InsightReport)
+    newest = (select(func.max(report.id)).where(report.survey_id == Survey.id)
+              .correlate(Survey).scalar_subquery())
+    row = session.execute(select(Survey, InsightReport)
+                          .outerjoin(InsightReport, InsightReport.id == newest)
+                          .options(defer(InsightReport.data))
+                          .where(Survey.slug == slug)).first()
+    if row is None:
+        raise NotFound(f"unknown survey {slug!r}")
+    return row[0], row[1]
 
 
 def get_survey(session: Session, slug: str) -> Survey:

@@ -15,8 +15,6 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
-from sqlalchemy.orm import defer
 from werkzeug.routing import BuildError
 
 from challenge import pagecache
@@ -25,7 +23,7 @@ from challenge.errors import DomainError
 from challenge.security import role_required
 from surveys import charts, insights
 from surveys.admin_services import STATUS_LABELS
-from surveys.models import InsightReport, Question, Survey
+from surveys.models import InsightReport, Survey
 
 bp = Blueprint("insights", __name__, url_prefix="/organize/surveys")
 
@@ -166,13 +164,6 @@ def _guidelines_url(slug: str) -> str | None:
 
 # --- routes ---------------------------------------------------------------------------------
 
-def _latest_without_data(dbs, survey: Survey) -> InsightReport | None:
-    """The newest stored report, its JSON document left unloaded (read only when needed)."""
-    return dbs.scalar(select(InsightReport).options(defer(InsightReport.data))
-                      .where(InsightReport.survey_id == survey.id)
-                      .order_by(InsightReport.id.desc()).limit(1))
-
-
 @dataclass(frozen=True)
 class _Rendered:
     html: Markup
@@ -193,12 +184,10 @@ def _rendered_cache() -> OrderedDict[tuple, _Rendered]:
 
 def _report_sections(survey: Survey, stored: InsightReport) -> _Rendered:
     """The HTML of the report's sections (summary, needs, groups, themes), from the cache
-    when this report was rendered before with the same segment question titles."""
-    titles = tuple(db_session().execute(
-        select(Question.key, Question.text)
-        .where(Question.survey_id == survey.id, Question.segment.is_(True))
-        .order_by(Question.key)))
-    key = (stored.id, stored.computed_at, titles)
+    when this report was rendered before and the survey's questions have not changed
+    since (the group tables show segment question titles; every change to a question
+    moves `survey.updated_at`, see `definition.apply`)."""
+    key = (stored.id, stored.computed_at, survey.id, survey.updated_at)
     cache = _rendered_cache()
     with _RENDERED_LOCK:
         if key in cache:
@@ -246,8 +235,7 @@ def _submitted_now(dbs, survey: Survey, stored: InsightReport | None) -> int:
 def report(slug: str):
     """The newest stored report (never recomputed here), and how current it is."""
     dbs = db_session()
-    survey = insights.get_survey(dbs, slug)
-    stored = _latest_without_data(dbs, survey)
+    survey, stored = insights.survey_and_latest(dbs, slug)
     current = _submitted_now(dbs, survey, stored)
     context: dict[str, Any] = {"survey": survey, "stored": stored, "current": current,
                                "labels": STATUS_LABELS, "triggers": TRIGGER_LABELS,
