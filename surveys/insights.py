@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session, aliased, defer
 
 from challenge import audit, clock
@@ -191,16 +191,25 @@ def latest(session: Session, survey: Survey) -> InsightReport | None:
                           .order_by(InsightReport.id.desc()).limit(1))
 
 
+def _survey_and_newest_report():
+    newer = aliased(InsightReport)
+    newest = (select(func.max(newer.id)).where(newer.survey_id == Survey.id)
+              .correlate(Survey).scalar_subquery())
+    return (select(Survey, InsightReport)
+            .outerjoin(InsightReport, InsightReport.id == newest)
+            .options(defer(InsightReport.data))
+            .where(Survey.slug == bindparam("slug")))
+
+
+# Built once: the organizer's report page runs it on every view, and building it (an
+# aliased entity, a correlated subquery) cost more than executing it.
+_SURVEY_AND_NEWEST = _survey_and_newest_report()
+
+
 def survey_and_latest(session: Session, slug: str) -> tuple[Survey, InsightReport | None]:
     """A survey by slug and its newest stored report, in one statement; the report's JSON
     document is left unloaded (read only when needed). NotFound for an unknown slug."""
-    report = aliased(InsightReport)
-    newest = (select(func.max(report.id)).where(report.survey_id == Survey.id)
-              .correlate(Survey).scalar_subquery())
-    row = session.execute(select(Survey, InsightReport)
-                          .outerjoin(InsightReport, InsightReport.id == newest)
-                          .options(defer(InsightReport.data))
-                          .where(Survey.slug == slug)).first()
+    row = session.execute(_SURVEY_AND_NEWEST, {"slug": slug}).first()
     if row is None:
         raise NotFound(f"unknown survey {slug!r}")
     return row[0], row[1]
