@@ -116,8 +116,11 @@ def make_engine(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) ->
     """Create an engine for `url`, with the SQLite settings the house rules ask for; a
     statement waits at most `lock_timeout` seconds for a lock."""
     lock_timeout_ms = max(1, round(float(lock_timeout) * 1000))
+    # A failed statement's error names the statement but never its parameters: they may
+    # be a patient's answers, and errors end up in logs.
+    private = {"hide_parameters": True}
     if url.startswith("sqlite"):
-        kwargs: dict = {"connect_args": {"check_same_thread": False}}
+        kwargs: dict = {"connect_args": {"check_same_thread": False}, **private}
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs["poolclass"] = StaticPool
         engine = create_engine(url, **kwargs)
@@ -127,7 +130,7 @@ def make_engine(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) ->
         url = "postgresql+psycopg://" + url[len("postgres://"):]
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=True,
+    return create_engine(url, pool_pre_ping=True, **private,
                          connect_args={"options": f"-c lock_timeout={lock_timeout_ms:d}"})
 
 
