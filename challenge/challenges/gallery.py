@@ -85,21 +85,47 @@ def held_back(session: Session, challenge: Challenge) -> frozenset[int]:
     return frozenset(_held_back(session, challenge))
 
 
-def stamp(session: Session, challenge: Challenge) -> tuple:
-    """A cheap fingerprint of the opted-in entries (one aggregate query): it changes when
-    an entry is submitted (a new, higher version id), when a team opts in or out (the
-    count and the sums of the opted-in ids change) or when a submission is removed. The
-    open flags are not in it: callers key on `held_back` too, read on every request."""
-    return tuple(session.execute(
-        select(func.count(), func.sum(Submission.id), func.sum(Submission.id * Submission.id),
-               func.max(Submission.entry_version_id), func.sum(Submission.entry_version_id))
-        .where(Submission.challenge_id == challenge.id, Submission.gallery_opt_in.is_(True),
-               Submission.entry_version_id.is_not(None))).one())
-
-
 def entries(session: Session, challenge: Challenge) -> list[GalleryEntry]:
     """Every opted-in entry, by team name (flagged texts held back)."""
     return page(session, challenge)[0]
+
+
+def _shown(challenge: Challenge, held: frozenset[int]):
+    """Opted-in entries not held back: (team name, entry version)."""
+    conditions = [Submission.challenge_id == challenge.id,
+                  Submission.gallery_opt_in.is_(True),
+                  SubmissionVersion.submitted_at.is_not(None)]
+    if held:
+        conditions.append(Submission.id.not_in(held))
+    return (select(Team.name, SubmissionVersion)
+            .join(Submission, Submission.team_id == Team.id)
+            .join(SubmissionVersion, SubmissionVersion.id == Submission.entry_version_id)
+            .where(*conditions))
+
+
+def _count(session: Session, shown) -> int:
+    return session.scalar(select(func.count()).select_from(
+        shown.with_only_columns(Submission.id).subquery())) or 0
+
+
+def _in_order(shown, challenge: Challenge, limit: int | None, offset: int):
+    # Filtering on the team's challenge too lets the database walk the teams' unique
+    # (challenge, name) index in order and stop after one page, instead of sorting all.
+    ordered = (shown.where(Team.challenge_id == challenge.id)
+               .order_by(Team.name, Team.id).offset(offset))
+    return ordered if limit is None else ordered.limit(limit)
+
+
+def page_key(session: Session, challenge: Challenge, *, limit: int, offset: int,
+             held: frozenset[int]) -> tuple:
+    """Exactly what decides one page's entries, read cheaply: how many entries there are
+    in all, and each listed entry's team name and entry version id (a submitted version
+    never changes, so its id stands for its texts). Two statements, neither loading a
+    version's texts."""
+    shown = _shown(challenge, held)
+    listed = _in_order(shown.with_only_columns(Team.name, SubmissionVersion.id),
+                       challenge, limit, offset)
+    return _count(session, shown), tuple(tuple(row) for row in session.execute(listed))
 
 
 def page(session: Session, challenge: Challenge, *, limit: int | None = None,
@@ -109,28 +135,13 @@ def page(session: Session, challenge: Challenge, *, limit: int | None = None,
     queries whatever the page size."""
     if held is None:
         held = held_back(session, challenge)
-    conditions = [Submission.challenge_id == challenge.id,
-                  Submission.gallery_opt_in.is_(True),
-                  SubmissionVersion.submitted_at.is_not(None)]
-    if held:
-        conditions.append(Submission.id.not_in(held))
-    shown = (select(Team.name, SubmissionVersion)
-             .join(Submission, Submission.team_id == Team.id)
-             .join(SubmissionVersion, SubmissionVersion.id == Submission.entry_version_id)
-             .where(*conditions))
-    total = session.scalar(select(func.count()).select_from(
-        shown.with_only_columns(Submission.id).subquery())) or 0
+    shown = _shown(challenge, held)
+    total = _count(session, shown)
     if not total:
         return [], 0
-    # Filtering on the team's challenge too lets the database walk the teams' unique
-    # (challenge, name) index in order and stop after one page, instead of sorting all.
-    page = (shown.where(Team.challenge_id == challenge.id)
-            .order_by(Team.name, Team.id).offset(offset))
-    if limit is not None:
-        page = page.limit(limit)
     # Only what the gallery shows (the file list and change notes stay unread).
-    page = page.options(load_only(
+    listed = _in_order(shown, challenge, limit, offset).options(load_only(
         SubmissionVersion.submission_id, SubmissionVersion.number, SubmissionVersion.title,
         SubmissionVersion.summary, SubmissionVersion.needs, SubmissionVersion.demo_url,
         SubmissionVersion.repo_url))
-    return [GalleryEntry(name, version) for name, version in session.execute(page)], total
+    return [GalleryEntry(name, version) for name, version in session.execute(listed)], total

@@ -312,8 +312,9 @@ def gallery(slug: str):
     """The public gallery of opted-in entries (404 until it opens, except to organizers).
 
     Anonymous visitors get the page rendered once per process for the same challenge row,
-    entries stamp, guideline titles and entries held back by open safety flags (all read on
-    every request, so a newly flagged entry disappears at once)."""
+    guideline titles, entries held back by open safety flags and page key (the entry count
+    and each listed entry's team name and version): all read on every request, so a newly
+    flagged entry, an opt-out or a renamed team shows at once."""
     dbs = db_session()
     challenge = _challenge(slug)
     is_open = gallery_service.is_open(challenge, g.received_at)
@@ -327,7 +328,8 @@ def gallery(slug: str):
     if pagecache.for_anonymous():
         key = ("gallery", challenge.id, challenge.slug, challenge.updated_at,
                challenge.gallery_open, number, held, tuple(titles.items()),
-               gallery_service.stamp(dbs, challenge))
+               gallery_service.page_key(dbs, challenge, limit=PER_PAGE,
+                                        offset=(number - 1) * PER_PAGE, held=held))
         cached = pagecache.get(key)
         if cached is not None:
             return cached

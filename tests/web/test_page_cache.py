@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from challenge import clock
+from challenge.challenges.models import Team
 from challenge.judging import results
 from challenge.safety import services as safety
 from surveys.models import Survey
@@ -52,8 +53,10 @@ def page(client, url: str) -> str:
 
 def test_a_repeated_anonymous_visit_is_served_from_the_cache(app, world):
     client = app.test_client()
-    # What each page reads only to render: the ranking rows, the gallery's page of entries.
-    for url, rows_query in ((RESULTS, "FROM result_entry"), (GALLERY, "ORDER BY team.name")):
+    # What each page reads only to render: the ranking rows, the texts of the gallery's
+    # page of entries (its key reads only team names and version ids).
+    for url, rows_query in ((RESULTS, "FROM result_entry"),
+                            (GALLERY, "submission_version.summary")):
         with counting(app) as statements:
             first = page(client, url)
         assert [s for s in statements if rows_query in s], url
@@ -92,6 +95,16 @@ def test_a_team_opting_out_leaves_the_gallery_at_once(app, session, world):
     world.entries[0].gallery_opt_in = False
     session.commit()
     assert "Team 000" not in page(client, GALLERY)
+
+
+def test_a_renamed_team_shows_its_new_name_at_once(app, session, world):
+    client = app.test_client()
+    assert "Team 000" in page(client, GALLERY)
+    # (As a challenge bundle's re-import does.)
+    session.get(Team, world.entries[0].team_id).name = "The Night Owls"
+    session.commit()
+    html = page(client, GALLERY)
+    assert "The Night Owls" in html and "Team 000" not in html
 
 
 def test_logged_in_and_anonymous_visitors_never_share_a_page(app, make_user, world):
