@@ -7,10 +7,18 @@ is for organizers only.
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from challenge import audit, clock
 from challenge.challenges import services
-from challenge.challenges.forms import ChallengeForm, ExtensionForm, to_local
+from challenge.challenges.forms import (
+    ZONE_LIST_ID,
+    ChallengeForm,
+    ExtensionForm,
+    to_local,
+    zone_choices,
+    zone_names,
+)
 from challenge.db import db_session, set_write_intent
 from challenge.errors import DomainError
 from challenge.formerrors import place_errors as _place_errors
@@ -99,6 +107,8 @@ def _overview(challenge, *, failed: tuple[int, ExtensionForm] | None = None,
         number = _page_of(dbs, challenge, failed[0])
     rows = services.team_rows(dbs, challenge, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     page = Page(rows, total, number, PER_PAGE)
+    # Times are offered in the organizer's own zone (UTC until they choose one).
+    zone = current_user.timezone if current_user.timezone in zone_names() else "UTC"
     forms = {}
     for row in rows:
         if failed is not None and failed[0] == row.id:
@@ -106,7 +116,7 @@ def _overview(challenge, *, failed: tuple[int, ExtensionForm] | None = None,
             continue
         until = row.deadline_extension or challenge.submission_deadline
         forms[row.id] = ExtensionForm(prefix=f"t{row.id}", formdata=None,
-                                      data={"until": to_local(until, "UTC"), "timezone": "UTC"})
+                                      data={"until": to_local(until, zone), "timezone": zone})
     activity = services.last_minute(dbs, challenge)
     chart = bar_chart([(f"−{h.hours_before} h", h.saved) for h in activity.hours])
     now = clock.now()
@@ -114,6 +124,7 @@ def _overview(challenge, *, failed: tuple[int, ExtensionForm] | None = None,
         "challenges/admin/overview.html", challenge=challenge, page=page,
         counts=counts, labels=services.SUBMISSION_STATUS_LABELS,
         activity=activity, chart=chart, forms=forms, now=now,
+        zones=zone_choices(), zone_list_id=ZONE_LIST_ID,
         current=services.current_phase(challenge, now),
         survey=services.linked_survey(dbs, challenge),
         doc=services.guideline_doc_for(dbs, challenge)), status

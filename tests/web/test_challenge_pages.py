@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -327,6 +328,39 @@ def test_grant_extension_through_the_form_is_audited(organizer, challenge, sessi
                           ).status_code == 302
     session.expire_all()
     assert session.scalar(select(Team)).deadline_extension is None
+
+
+def test_extension_forms_share_one_list_of_time_zones(organizer, challenge, session):
+    """Fifty teams a page, each with its extension form: the zones are listed once on the
+    page, each form's zone field suggests from that list, and an unknown zone is refused
+    beside the field with what was typed kept."""
+    bundle.apply(session, contract(teams=[{"name": f"Team {i:02d}",
+                                           "members": [f"m{i}@example.org"]}
+                                          for i in range(50)]))
+    session.commit()
+    html = text(organizer.get(f"{ADMIN}/{SLUG}"))
+    assert html.count('list="time-zones"') == 50
+    assert html.count('<datalist id="time-zones">') == 1
+    assert html.count('<option value="Europe/Paris">') == 1
+    assert len(html) < 400_000  # a select in each row made this page about 1.4 MB
+    team_id = session.scalar(select(Team.id).where(Team.name == "Team 07"))
+    refused = organizer.post(f"{ADMIN}/{SLUG}/teams/{team_id}/extension", data={
+        f"t{team_id}-until": "2027-03-02T10:00", f"t{team_id}-timezone": "Mars/Olympus"})
+    assert refused.status_code == 422
+    html = text(refused)
+    assert "Choose a time zone from the list" in html
+    assert 'value="Mars/Olympus"' in html and 'value="2027-03-02T10:00"' in html
+    assert session.get(Team, team_id).deadline_extension is None
+
+
+def test_extension_form_offers_times_in_the_organizers_zone(organizer, challenge, session):
+    team_id = session.scalar(select(Team.id))
+    session.scalar(select(User).where(User.email == "org@example.org")).timezone = \
+        "Europe/Paris"
+    session.commit()
+    html = text(organizer.get(f"{ADMIN}/{SLUG}"))
+    (field,) = re.findall(rf'<input[^>]*id="t{team_id}-timezone"[^>]*>', html)
+    assert 'value="Europe/Paris"' in field
 
 
 def test_csv_download_is_formula_safe_and_audited(organizer, challenge, session):
