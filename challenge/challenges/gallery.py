@@ -90,42 +90,48 @@ def entries(session: Session, challenge: Challenge) -> list[GalleryEntry]:
     return page(session, challenge)[0]
 
 
-def _shown(challenge: Challenge, held: frozenset[int]):
-    """Opted-in entries not held back: (team name, entry version)."""
+def _entries(challenge: Challenge, held: frozenset[int]) -> list:
+    """Conditions on Submission for the gallery's entries: opted in, with an entry (the
+    entry version is always a submitted one), not held back."""
     conditions = [Submission.challenge_id == challenge.id,
                   Submission.gallery_opt_in.is_(True),
-                  SubmissionVersion.submitted_at.is_not(None)]
+                  Submission.entry_version_id.is_not(None)]
     if held:
         conditions.append(Submission.id.not_in(held))
-    return (select(Team.name, SubmissionVersion)
-            .join(Submission, Submission.team_id == Team.id)
-            .join(SubmissionVersion, SubmissionVersion.id == Submission.entry_version_id)
-            .where(*conditions))
+    return conditions
 
 
-def _count(session: Session, shown) -> int:
-    return session.scalar(select(func.count()).select_from(
-        shown.with_only_columns(Submission.id).subquery())) or 0
+def _count(session: Session, challenge: Challenge, held: frozenset[int]) -> int:
+    """How many entries the gallery lists (one table, one index-friendly count)."""
+    return session.scalar(select(func.count()).select_from(Submission)
+                          .where(*_entries(challenge, held))) or 0
 
 
-def _in_order(shown, challenge: Challenge, limit: int | None, offset: int):
+def _listed(challenge: Challenge, held: frozenset[int], *columns):
+    """`columns` of the gallery's entries with their teams, in the gallery's order."""
     # Filtering on the team's challenge too lets the database walk the teams' unique
     # (challenge, name) index in order and stop after one page, instead of sorting all.
-    ordered = (shown.where(Team.challenge_id == challenge.id)
-               .order_by(Team.name, Team.id).offset(offset))
-    return ordered if limit is None else ordered.limit(limit)
+    return (select(*columns).select_from(Team)
+            .join(Submission, Submission.team_id == Team.id)
+            .where(Team.challenge_id == challenge.id, *_entries(challenge, held))
+            .order_by(Team.name, Team.id))
+
+
+def _window(stmt, limit: int | None, offset: int):
+    stmt = stmt.offset(offset)
+    return stmt if limit is None else stmt.limit(limit)
 
 
 def page_key(session: Session, challenge: Challenge, *, limit: int, offset: int,
              held: frozenset[int]) -> tuple:
     """Exactly what decides one page's entries, read cheaply: how many entries there are
     in all, and each listed entry's team name and entry version id (a submitted version
-    never changes, so its id stands for its texts). Two statements, neither loading a
-    version's texts."""
-    shown = _shown(challenge, held)
-    listed = _in_order(shown.with_only_columns(Team.name, SubmissionVersion.id),
-                       challenge, limit, offset)
-    return _count(session, shown), tuple(tuple(row) for row in session.execute(listed))
+    never changes, so its id stands for its texts). Two small statements; no version's
+    texts are read."""
+    listed = _window(_listed(challenge, held, Team.name, Submission.entry_version_id),
+                     limit, offset)
+    return (_count(session, challenge, held),
+            tuple(tuple(row) for row in session.execute(listed)))
 
 
 def page(session: Session, challenge: Challenge, *, limit: int | None = None,
@@ -135,13 +141,15 @@ def page(session: Session, challenge: Challenge, *, limit: int | None = None,
     queries whatever the page size."""
     if held is None:
         held = held_back(session, challenge)
-    shown = _shown(challenge, held)
-    total = _count(session, shown)
+    total = _count(session, challenge, held)
     if not total:
         return [], 0
-    # Only what the gallery shows (the file list and change notes stay unread).
-    listed = _in_order(shown, challenge, limit, offset).options(load_only(
-        SubmissionVersion.submission_id, SubmissionVersion.number, SubmissionVersion.title,
-        SubmissionVersion.summary, SubmissionVersion.needs, SubmissionVersion.demo_url,
-        SubmissionVersion.repo_url))
-    return [GalleryEntry(name, version) for name, version in session.execute(listed)], total
+    listed = (_listed(challenge, held, Team.name, SubmissionVersion)
+              .join(SubmissionVersion, SubmissionVersion.id == Submission.entry_version_id)
+              # Only what the gallery shows (the file list and change notes stay unread).
+              .options(load_only(
+                  SubmissionVersion.submission_id, SubmissionVersion.number,
+                  SubmissionVersion.title, SubmissionVersion.summary, SubmissionVersion.needs,
+                  SubmissionVersion.demo_url, SubmissionVersion.repo_url)))
+    return ([GalleryEntry(name, version)
+             for name, version in session.execute(_window(listed, limit, offset))], total)
