@@ -6,7 +6,10 @@ this module computes, so the charts are tested without rendering anything.
 Two charts share one horizontal axis, the review score on 0-100 (METHODS 5):
 
 - `judge_strips`: one row per judge, a dot per review score (a strip plot) and a tick at
-  the judge's mean, so a lenient or a severe judge stands out at a glance.
+  the judge's mean, so a lenient or a severe judge stands out at a glance. A judge with
+  more than MAX_DOTS reviews gets a box plot instead (quartiles, median, whiskers to the
+  lowest and highest score): hundreds of dots in one row hide each other anyway, and a
+  big challenge would draw tens of thousands of them.
 - `entry_spreads`: one row per entry in rank order, a dot at its mean review score and a
   whisker from its lowest to its highest review score; wide whiskers (flagged entries) are
   where the judges disagree.
@@ -14,12 +17,15 @@ Two charts share one horizontal axis, the review score on 0-100 (METHODS 5):
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
     "AXIS_MAX",
+    "MAX_DOTS",
+    "ScoreBox",
     "EntryRow",
     "EntrySpread",
     "JudgeScores",
@@ -38,6 +44,7 @@ _TICKS = (0, 20, 40, 60, 80, 100)
 _ROW = 28.0  # px per row
 _LABEL_CHARS = 28  # row labels are cut at a word boundary beyond this
 _DUPLICATE_STEP = 4.0  # px between dots that share a score in one row
+MAX_DOTS = 40  # a judge row with more reviews than this is drawn as a box plot
 
 
 @dataclass(frozen=True)
@@ -64,8 +71,24 @@ class StripDot:
 
 
 @dataclass(frozen=True)
+class ScoreBox:
+    """A box plot of many scores: lowest, quartiles, median, highest, and their x."""
+
+    low: float
+    q1: float
+    median: float
+    q3: float
+    high: float
+    low_x: float
+    q1_x: float
+    median_x: float
+    q3_x: float
+    high_x: float
+
+
+@dataclass(frozen=True)
 class JudgeStrip:
-    """A judge's row: the dots, the mean tick, and the label."""
+    """A judge's row: the dots (or, for many reviews, a box), the mean tick, the label."""
 
     label: str
     full_label: str
@@ -75,6 +98,8 @@ class JudgeStrip:
     mean_x: float | None
     label_x: float
     label_y: float
+    count: int = 0  # how many review scores the row stands for
+    box: ScoreBox | None = None  # set instead of dots beyond MAX_DOTS reviews
 
 
 @dataclass(frozen=True)
@@ -174,7 +199,8 @@ def judge_strips(judges: Sequence[JudgeScores], *, width: int = 640, margin_left
         y = frame.row_y(i)
         seen: Counter[float] = Counter()
         dots = []
-        for value in sorted(judge.scores):
+        box = _box(frame, judge.scores) if len(judge.scores) > MAX_DOTS else None
+        for value in sorted(judge.scores) if box is None else ():
             n = seen[value]
             seen[value] += 1
             # 0, +1, -1, +2, -2, ... steps away from the centre line, within the row.
@@ -187,8 +213,18 @@ def judge_strips(judges: Sequence[JudgeScores], *, width: int = 640, margin_left
         rows.append(JudgeStrip(
             label=short_label(judge.label), full_label=judge.label, y=y, dots=tuple(dots),
             mean=mean, mean_x=frame.x(mean) if mean is not None else None,
-            label_x=round(frame.left - 10, 2), label_y=round(y + 4, 2)))
+            label_x=round(frame.left - 10, 2), label_y=round(y + 4, 2),
+            count=len(judge.scores), box=box))
     return frame.chart(tuple(rows))
+
+
+def _box(frame: _Frame, scores: Sequence[float]) -> ScoreBox:
+    """Quartiles by the "inclusive" method (those of a spreadsheet's QUARTILE)."""
+    q1, median, q3 = statistics.quantiles(scores, n=4, method="inclusive")
+    low, high = min(scores), max(scores)
+    return ScoreBox(low=low, q1=q1, median=median, q3=q3, high=high,
+                    low_x=frame.x(low), q1_x=frame.x(q1), median_x=frame.x(median),
+                    q3_x=frame.x(q3), high_x=frame.x(high))
 
 
 def entry_spreads(entries: Sequence[EntryRow], *, width: int = 640, margin_left: float = 200,

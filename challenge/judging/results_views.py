@@ -105,6 +105,7 @@ def _dashboard(challenge: Challenge, *, typed: dict[int, str] | None = None,
                              and awards.get(computed.entries[e.entry].team_id, "").strip()]
         context = dict(
             computed=computed, page=page, judge_chart=judge_chart, entry_chart=entry_chart,
+            max_dots=charts.MAX_DOTS,
             by_judge=by_judge, by_entry=by_entry, awards=awards,
             award_rows=[*awarded_elsewhere, *page.items] if number > 1
             else [*page.items, *awarded_elsewhere],

@@ -650,6 +650,15 @@ def test_chart_geometry_places_scores_on_the_0_100_axis():
     assert b.y > a.y and strips.height > strips.bottom
     assert [t.label for t in strips.ticks] == ["0", "20", "40", "60", "80", "100"]
 
+    # Beyond MAX_DOTS reviews a row is a box plot (inclusive quartiles) without dots.
+    many = tuple(float(v) for v in range(charts.MAX_DOTS + 1))  # 0, 1, ..., 40
+    (busy,) = charts.judge_strips([charts.JudgeScores("c@example.org", many)]).rows
+    assert busy.dots == () and busy.count == charts.MAX_DOTS + 1
+    box = busy.box
+    assert (box.low, box.q1, box.median, box.q3, box.high) == (0.0, 10.0, 20.0, 30.0, 40.0)
+    assert box.low_x < box.q1_x < box.median_x < box.q3_x < box.high_x
+    assert a.box is None and a.count == 4
+
     spreads = charts.entry_spreads([
         charts.EntryRow(1, "A very long team name that will not fit", 70.0, 90.0, 40.0, True)])
     row = spreads.rows[0]

@@ -115,6 +115,20 @@ def test_dashboard_shows_tables_reliability_and_charts(app, session, people):
     assert "style=" not in text and "<script>" not in text  # CSP: no inline style or script
 
 
+def test_judges_with_many_reviews_are_drawn_as_boxes(app, session, people):
+    """60 reviews a judge: each judge's row is a box plot (quartiles, median, whiskers),
+    not 60 dots; the chart's description gives the quartiles instead of every score."""
+    _published(session, "busy", 60)
+    text = _as(app, "org@example.org").get(
+        "/organize/challenges/busy/results").get_data(as_text=True)
+    start = text.index('<title id="judges-chart-title">')
+    judges = text[start:text.index("</figure>", start)]
+    assert judges.count('class="score-box"') == 2
+    assert "<circle" not in judges
+    assert "busy-0@example.org: 60 reviews, mean" in judges
+    assert "quartiles" in judges and ", scores " not in judges
+
+
 def test_publish_from_the_dashboard(app, session, people):
     golden_challenge(session)
     org = _as(app, "org@example.org")
