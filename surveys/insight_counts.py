@@ -93,7 +93,7 @@ def _per_response_columns(need_ids: Sequence[int], segment_ids: Sequence[int],
             + case((Answer.satisfaction >= _TOP_BOX, 1), else_=0))
     rated = and_(Answer.importance.is_not(None), Answer.satisfaction.is_not(None))
     for w, word in enumerate(_words(need_ids)):
-        # The need's place in the word; NULL (left out of the sum) for any other question.
+        # The need's place in the word; NULL (left out of `pack`) for any other question.
         place = case({qid: literal(1 << (_BITS * j), BigInteger) for j, qid in enumerate(word)},
                      value=Answer.question_id)
         columns.append(cast(pack(case((rated, code * place))), BigInteger).label(f"w{w}"))
