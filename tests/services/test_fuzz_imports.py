@@ -208,19 +208,23 @@ def scoring_world(app, session, survey_world, tmp_path):
     clock.freeze(DURING)
 
 
-def test_survey_definitions(app, survey_world, tmp_path):
-    doc = copy.deepcopy(SURVEY)
-    doc["slug"] = "fuzzed-survey"
-
+def _fuzz_json_import(app, path, doc: dict, *command: str) -> None:
+    """Mutations of the JSON document `doc`, written to `path` and imported by `command`:
+    each one either imports or is refused clearly with nothing changed."""
     @FUZZ
     @given(mutated=json_mutations(doc), encoding=ENCODINGS)
     def check(mutated, encoding):
-        path = tmp_path / "survey.json"
         path.write_bytes(_encode(json.dumps(mutated, ensure_ascii=False), encoding))
         before = counts(app)
-        assert_clear_outcome(app, invoke(app, "surveys", "import", path), before, path)
+        assert_clear_outcome(app, invoke(app, *command, path), before, path)
 
     check()
+
+
+def test_survey_definitions(app, survey_world, tmp_path):
+    doc = copy.deepcopy(SURVEY)
+    doc["slug"] = "fuzzed-survey"
+    _fuzz_json_import(app, tmp_path / "survey.json", doc, "surveys", "import")
 
 
 def test_survey_responses(app, survey_world, tmp_path):
@@ -242,16 +246,7 @@ def test_challenges(app, survey_world, tmp_path):
     doc["slug"] = "fuzzed-challenge"
     doc["teams"][0]["members"] = ["fuzz-member@example.org"]
     doc["judges"][0]["email"] = "fuzz-judge@example.org"
-
-    @FUZZ
-    @given(mutated=json_mutations(doc), encoding=ENCODINGS)
-    def check(mutated, encoding):
-        path = tmp_path / "challenge.json"
-        path.write_bytes(_encode(json.dumps(mutated, ensure_ascii=False), encoding))
-        before = counts(app)
-        assert_clear_outcome(app, invoke(app, "challenges", "import", path), before, path)
-
-    check()
+    _fuzz_json_import(app, tmp_path / "challenge.json", doc, "challenges", "import")
 
 
 def test_scores(app, scoring_world, tmp_path):

@@ -134,22 +134,42 @@ def _build(app) -> SimpleNamespace:
     return ids
 
 
-@pytest.fixture(scope="module")
-def world(_schema_template, tmp_path_factory):
-    url = _database(_schema_template, tmp_path_factory)
+def world_app(schema_template, tmp_path_factory):
+    """(app, database url): an app on its own copy of the schema, with clients that keep
+    their cookies to themselves. Hand both to `close_world` when done."""
+    url = _database(schema_template, tmp_path_factory)
     app = create_app({"APP_ENV": "test", "DATABASE_URL": url,
                       "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
     app.test_client_class = IsolatedClient
-    ids = _build(app)
-    clients = {"anonymous": app.test_client()}
-    for kind, email in EMAILS.items():
-        clients[kind] = app.test_client()
-        assert login(clients[kind], email).status_code == 302, kind
-    yield SimpleNamespace(app=app, ids=ids, clients=clients)
+    return app, url
+
+
+def visitor_client(app, visitor: str):
+    """A new client for `visitor`: logged in, unless anonymous."""
+    client = app.test_client()
+    if visitor != "anonymous":
+        assert login(client, EMAILS[visitor]).status_code == 302, visitor
+    return client
+
+
+def visitor_clients(app) -> dict:
+    """One client per visitor kind, anonymous included."""
+    return {visitor: visitor_client(app, visitor) for visitor in ("anonymous", *EMAILS)}
+
+
+def close_world(app, url: str) -> None:
     clock.freeze(None)
     app.extensions["db_engine"].dispose()
     if ON_POSTGRES:
         _empty_postgres(url)
+
+
+@pytest.fixture(scope="module")
+def world(_schema_template, tmp_path_factory):
+    app, url = world_app(_schema_template, tmp_path_factory)
+    ids = _build(app)
+    yield SimpleNamespace(app=app, ids=ids, clients=visitor_clients(app))
+    close_world(app, url)
 
 
 @pytest.fixture(autouse=True)

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from challenge import clock, create_app
-from tests.conftest import ON_POSTGRES, PASSWORD, IsolatedClient, login
+from challenge import clock
+from tests.conftest import PASSWORD, login
 from tests.html_safety import PAYLOAD, SHORT_PAYLOAD, unsafe_markup
 from tests.services.test_reviews import DURING
 from tests.web.test_authorization_matrix import (
@@ -34,9 +34,11 @@ from tests.web.test_authorization_matrix import (
     POST_BODY,
     RULES,
     _build,
-    _database,
-    _empty_postgres,
     _url,
+    close_world,
+    visitor_client,
+    visitor_clients,
+    world_app,
 )
 
 MOMENTS = (DURING - timedelta(days=10), DURING, DURING + timedelta(days=60))
@@ -97,21 +99,11 @@ def _endpoint_of(app, url: str) -> str | None:
     return endpoint
 
 
-def _fresh_client(app, visitor: str):
-    client = app.test_client()
-    if visitor != "anonymous":
-        assert login(client, EMAILS[visitor]).status_code == 302, visitor
-    return client
-
-
 @pytest.fixture(scope="module")
 def world(_schema_template, tmp_path_factory):
-    url = _database(_schema_template, tmp_path_factory)
-    app = create_app({"APP_ENV": "test", "DATABASE_URL": url,
-                      "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
-    app.test_client_class = IsolatedClient
+    app, url = world_app(_schema_template, tmp_path_factory)
     ids = _build(app)
-    clients = {v: _fresh_client(app, v) for v in ("anonymous", *EMAILS)}
+    clients = visitor_clients(app)
     fields: dict[str, set[str]] = {}
     files: set[str] = set()
     for (visitor, client), moment in itertools.product(clients.items(), MOMENTS):
@@ -133,12 +125,9 @@ def world(_schema_template, tmp_path_factory):
                     fields.setdefault(target, set()).update(names)
                     if has_file:
                         files.add(target)
-    clients = {v: _fresh_client(app, v) for v in ("anonymous", *EMAILS)}  # GETs may log out
+    clients = visitor_clients(app)  # the GETs above may have logged some out
     yield SimpleNamespace(app=app, ids=ids, clients=clients, fields=fields, files=files)
-    clock.freeze(None)
-    app.extensions["db_engine"].dispose()
-    if ON_POSTGRES:
-        _empty_postgres(url)
+    close_world(app, url)
 
 
 def _visitor_for(endpoint: str) -> str:
@@ -207,13 +196,13 @@ def test_no_form_post_gives_a_server_error(world, endpoint):
         if response.mimetype == "text/html":
             assert unsafe_markup(response.get_data(as_text=True)) == [], (endpoint, data)
         if endpoint in SESSION_ENDING:
-            world.clients[visitor] = _fresh_client(world.app, visitor)
+            world.clients[visitor] = visitor_client(world.app, visitor)
 
     try:
         check()
     finally:
         clock.freeze(DURING)
-        world.clients[visitor] = _fresh_client(world.app, visitor)
+        world.clients[visitor] = visitor_client(world.app, visitor)
 
 
 def test_every_post_route_was_found_in_a_form(world):

@@ -30,16 +30,17 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from challenge import clock, create_app
+from challenge import clock
 from challenge.accounts.models import User
-from tests.conftest import ON_POSTGRES, IsolatedClient, login
+from tests.conftest import login
 from tests.html_safety import ESCAPED_MARK, PAYLOAD, SHORT_PAYLOAD, unsafe_markup
 from tests.web.test_authorization_matrix import (
     EMAILS,
     VISITORS,
-    _database,
-    _empty_postgres,
+    close_world,
     url_args,
+    visitor_clients,
+    world_app,
 )
 from tests.web.test_survey_answering import CONTRACT as SURVEY_FILE
 
@@ -316,20 +317,10 @@ def _build(app, tmp_path) -> SimpleNamespace:
 
 @pytest.fixture(scope="module")
 def world(_schema_template, tmp_path_factory):
-    url = _database(_schema_template, tmp_path_factory)
-    app = create_app({"APP_ENV": "test", "DATABASE_URL": url,
-                      "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
-    app.test_client_class = IsolatedClient
+    app, url = world_app(_schema_template, tmp_path_factory)
     ids = _build(app, tmp_path_factory.mktemp("files"))
-    clients = {"anonymous": app.test_client()}
-    for kind, email in EMAILS.items():
-        clients[kind] = app.test_client()
-        assert login(clients[kind], email).status_code == 302, kind
-    yield SimpleNamespace(app=app, ids=ids, clients=clients)
-    clock.freeze(None)
-    app.extensions["db_engine"].dispose()
-    if ON_POSTGRES:
-        _empty_postgres(url)
+    yield SimpleNamespace(app=app, ids=ids, clients=visitor_clients(app))
+    close_world(app, url)
 
 
 @pytest.fixture(autouse=True)
