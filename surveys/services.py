@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from challenge import clock
 from challenge.accounts.models import ConsentRecord
+from challenge.bulkinsert import insert_rows
 from challenge.errors import Conflict, DomainError, NotFound
 from challenge.safety.services import screen
 from surveys import answers as rules
@@ -334,7 +335,6 @@ _CLAIM_AND_SUBMIT = (update(_R)
                              resume_key_hash=None, submitted_on=bindparam("today")))
 _DROP_ANSWERS = delete(_A).where(_A.c.response_id == bindparam("response_id"),
                                  _A.c.question_id.in_(bindparam("question_ids", expanding=True)))
-_ADD_ANSWERS = insert(_A)
 _ADD_PARTICIPATION = insert(Participation.__table__)
 
 
@@ -368,8 +368,7 @@ def save_page(session: Session, survey, draft: DraftRef, plan: PagePlan, *,
                           text=columns["text"])
             row["safety_flag_id"] = flag.id if flag is not None else None
         rows.append(row)
-    if rows:
-        conn.execute(_ADD_ANSWERS, rows)
+    insert_rows(conn, _A, rows)
     if submitting and _is_person(user):
         try:
             conn.execute(_ADD_PARTICIPATION, {"survey_id": survey.id, "user_id": user.id})
