@@ -18,7 +18,8 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Integer, any_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -335,6 +336,11 @@ _CLAIM_AND_SUBMIT = (update(_R)
                              resume_key_hash=None, submitted_on=bindparam("today")))
 _DROP_ANSWERS = delete(_A).where(_A.c.response_id == bindparam("response_id"),
                                  _A.c.question_id.in_(bindparam("question_ids", expanding=True)))
+# PostgreSQL takes the ids as one array: an expanding IN is re-rendered for every execution,
+# which cost the web worker more than running the statement.
+_DROP_ANSWERS_PG = delete(_A).where(
+    _A.c.response_id == bindparam("response_id"),
+    _A.c.question_id == any_(bindparam("question_ids", type_=ARRAY(Integer))))
 _ADD_PARTICIPATION = insert(Participation.__table__)
 
 
@@ -357,8 +363,8 @@ def save_page(session: Session, survey, draft: DraftRef, plan: PagePlan, *,
         claimed = conn.execute(_CLAIM, {"response_id": draft.id, "page": plan.page_number})
     if claimed.rowcount != 1:
         raise Conflict("These answers were already submitted. Thank you!")
-    conn.execute(_DROP_ANSWERS, {"response_id": draft.id,
-                                 "question_ids": list(plan.replace_ids)})
+    drop = _DROP_ANSWERS_PG if conn.dialect.name == "postgresql" else _DROP_ANSWERS
+    conn.execute(drop, {"response_id": draft.id, "question_ids": list(plan.replace_ids)})
     rows = []
     for question, columns in plan.rows:
         row = {**columns, "response_id": draft.id, "question_id": question.id}
