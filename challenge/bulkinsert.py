@@ -1,4 +1,4 @@
-"""Insert a handful of rows in one statement, on every engine.
+"""Insert a handful of rows at once: one statement on PostgreSQL, executemany elsewhere.
 
 Submitting a survey stores two dozen answer rows. The DBAPI's executemany sends them as
 two dozen INSERT statements (psycopg pipelines them, but PostgreSQL still plans, executes
@@ -11,7 +11,8 @@ statement inserts them all:
 The statement depends only on the table and the column names, so it is built once and
 SQLAlchemy's compiled cache serves every later call; a multi-row VALUES clause would have a
 different statement (and as many parameters as cells) for every row count. SQLite runs
-executemany in-process, where a statement costs little, so it keeps that.
+executemany in-process, where a statement costs little, so it keeps that. Either way the
+rows get their ids in the order given (a multi-choice answer is read back in id order).
 
 SQLAlchemy has no construct for this: its "insertmanyvalues" batching renders VALUES lists
 and is used only for INSERT ... RETURNING on psycopg, which we do not need.

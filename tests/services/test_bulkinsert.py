@@ -19,12 +19,12 @@ def _draft(session) -> tuple[Response, list[Question]]:
                                       .order_by(Question.id)).all()
 
 
-def test_rows_with_gaps_of_every_column_type_are_stored_as_given(session):
+def test_rows_with_gaps_of_every_column_type_are_stored_as_given_in_order(session):
     response, questions = _draft(session)
-    rows = [
-        {"response_id": response.id, "question_id": questions[0].id, "choice": None,
+    rows = [  # not in question order: the ids must follow the order given
+        {"response_id": response.id, "question_id": questions[1].id, "choice": None,
          "number": None, "text": None, "importance": 5, "satisfaction": 1},
-        {"response_id": response.id, "question_id": questions[1].id, "choice": "ü-option",
+        {"response_id": response.id, "question_id": questions[0].id, "choice": "ü-option",
          "number": 2.5, "text": None, "importance": None, "satisfaction": None},
         {"response_id": response.id, "question_id": questions[2].id, "choice": None,
          "number": None, "text": "Line one,\n'quoted' \"twice\", {braces} and \\ back",
@@ -34,13 +34,13 @@ def test_rows_with_gaps_of_every_column_type_are_stored_as_given(session):
     stored = session.execute(
         select(Answer.question_id, Answer.choice, Answer.number, Answer.text, Answer.importance,
                Answer.satisfaction).where(Answer.response_id == response.id)
-        .order_by(Answer.question_id)).all()
+        .order_by(Answer.id)).all()
     assert [tuple(r) for r in stored] == [
         (r["question_id"], r["choice"], r["number"], r["text"], r["importance"],
-         r["satisfaction"]) for r in sorted(rows, key=lambda r: r["question_id"])]
+         r["satisfaction"]) for r in rows]
 
 
-def test_no_rows_is_no_statement(session):
+def test_no_rows_stores_nothing(session):
     insert_rows(session.connection(), Answer.__table__, [])
     assert session.scalar(select(Answer.id)) is None
 
