@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -129,6 +130,15 @@ class Response(Base):
     submitted_on: Mapped[date | None] = mapped_column(Date)
     external_id: Mapped[str | None] = mapped_column(String(120))
     source: Mapped[str] = mapped_column(String(10), default="web")
+    # The submitted answers condensed for the insight report (surveys/insight_counts.py),
+    # written by the report itself for the question layout named in `tally_layout`; NULL
+    # until then, and again whenever the answers of a submitted response are replaced.
+    tally_layout: Mapped[str | None] = mapped_column(String(32))
+    tally_segments: Mapped[str | None] = mapped_column(Text)
+    tally_w0: Mapped[int | None] = mapped_column(BigInteger)
+    tally_w1: Mapped[int | None] = mapped_column(BigInteger)
+    tally_w2: Mapped[int | None] = mapped_column(BigInteger)
+    tally_w3: Mapped[int | None] = mapped_column(BigInteger)
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan"

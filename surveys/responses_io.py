@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -386,9 +386,13 @@ def import_responses(session: Session, survey: Survey, csv_text: str, *,
             added += 1
         question_ids = [q.id for q in questions]
         for chunk in _chunks(replace):
-            session.execute(delete(Answer).where(
-                Answer.response_id.in_([response_id for response_id, _ in chunk]),
-                Answer.question_id.in_(question_ids)))
+            chunk_ids = [response_id for response_id, _ in chunk]
+            session.execute(delete(Answer).where(Answer.response_id.in_(chunk_ids),
+                                                 Answer.question_id.in_(question_ids)))
+            # Their condensed copies for the insight report are stale now (see
+            # surveys/insight_counts.py): the next report rewrites them.
+            session.execute(update(Response.__table__)
+                            .where(Response.id.in_(chunk_ids)).values(tally_layout=None))
         for response_id, row in replace:
             flagged += _add_answers(session, survey, response_id, questions, row.values)
             updated += 1
