@@ -5,11 +5,15 @@ and counting the tallies always equals counting the answers themselves."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import delete, func, insert, select, text, update
 
 from surveys import definition, insight_counts, responses_io
-from surveys.models import Response, Survey
+from surveys.models import Answer, Response, Survey
+from tests.conftest import ON_POSTGRES
 from tests.services.test_insights import add_responses, make_survey, survey_doc
 
 
@@ -144,3 +148,56 @@ def test_a_stale_tally_left_by_another_writer_is_rewritten(session):
                     .values(tally_layout="pending", tally_w0=0))
     assert _count(session, survey) == expected
     assert _refresh(session, survey) == 0
+
+
+def _wait_for_a_lock_wait(engine, seconds: float = 10.0) -> None:
+    """Until some backend of the test database waits for a row lock."""
+    deadline = time.monotonic() + seconds
+    with engine.connect() as watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"))
+            watcher.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the report never waited for the importer's lock")
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL: an import runs during a compute")
+def test_a_tally_is_never_condensed_from_answers_being_replaced(session):
+    """An import (another connection) has replaced a response's answers and marked its
+    tally stale, and has not committed yet: the report waits for it, and condenses the
+    new answers, not the ones its statements saw when they started."""
+    survey = make_survey(session, survey_doc(needs=("n1",), segments=False, text=False,
+                                             min_cell_size=3))
+    ids = add_responses(session, survey, [{"n1": (5, 1)}] * 6)
+    session.commit()
+    need = _ids(survey)[0][0]
+    engine = session.get_bind()
+    result: dict = {}
+
+    def report() -> None:
+        try:
+            result["counts"] = _count(session, survey)
+        except Exception as exc:  # handed to the test's thread
+            result["error"] = exc
+
+    with engine.connect() as importer:
+        importer.execute(delete(Answer).where(Answer.response_id == ids[0]))
+        importer.execute(insert(Answer).values(response_id=ids[0], question_id=need,
+                                               importance=2, satisfaction=5))
+        importer.execute(update(Response).where(Response.id == ids[0])
+                         .values(tally_layout=None))
+        worker = threading.Thread(target=report)
+        worker.start()
+        try:
+            _wait_for_a_lock_wait(engine)
+        finally:
+            importer.commit()
+            worker.join(30)
+    session.rollback()
+    assert "error" not in result, result.get("error")
+    table = result["counts"].needs[need]
+    assert (table.important_only, table.satisfied_only) == (5, 1)
