@@ -12,7 +12,9 @@ instead; the header wins when both are given). A view
 
 A hot view may skip step 1 and let step 2 recognise repeats (one query less per post),
 provided that every way out that would refuse the post (a missing draft, invalid answers,
-a closed survey) asks `replay()` before refusing; the survey pages do so.
+a closed survey) asks `replay()` before refusing; the survey pages do so. It may also
+store the record in one of its own statements (`record_for`, `RECORD`, `is_duplicate`):
+the survey pages insert it along with the answers.
 
 A request killed before its commit leaves neither the effect nor the record, so its retry
 simply runs. Only successful redirects are remembered; a refused form (422, 409, 503) can
@@ -105,7 +107,8 @@ def _hash(endpoint: str, key: str) -> str:
 _T = IdempotencyKey.__table__
 # Built once: every protected post runs them (building a statement costs more than running it).
 _LOOKUP = select(_T.c.status_code, _T.c.location).where(_T.c.key_hash == bindparam("key_hash"))
-_RECORD = insert(_T)
+# Its parameters are named after the columns (the values: see `record_for`).
+RECORD = insert(_T).values({c.name: bindparam(c.name) for c in _T.c})
 _PURGE = delete(_T).where(_T.c.created_at < bindparam("cutoff", type_=UTCDateTime))
 
 
@@ -124,23 +127,41 @@ def replay(session: Session, key: str | None) -> Response | None:
     return outcome.response() if outcome is not None else None
 
 
-def remember(session: Session, key: str | None, location: str, status_code: int = 302,
-             *, endpoint: str | None = None) -> None:
-    """Record that `key` on this path answers a redirect to `location`; call it before the
-    commit that stores the effect. Raises `Duplicate` when another request holds the key
-    (on PostgreSQL this waits for that request's transaction to end first)."""
+def record_for(session: Session, key: str | None, location: str, status_code: int = 302,
+               *, endpoint: str | None = None) -> dict | None:
+    """The row that records `key` on this path answering a redirect to `location` (None
+    without a key), for `remember` or for a view that stores it along with its effect in
+    one statement (`RECORD` with these values; map an IntegrityError for which
+    `is_duplicate` holds to `Duplicate`). Now and then purges old rows first."""
     if not key:
-        return
+        return None
     if len(location) > LOCATION_MAX:
         raise ValueError("location too long to remember")
     now = clock.now()
     _purge_now_and_then(session, now)
     endpoint = endpoint or request.path
+    return {"key_hash": _hash(endpoint, key), "endpoint": endpoint, "status_code": status_code,
+            "location": location, "created_at": now.replace(minute=0, second=0, microsecond=0)}
+
+
+def is_duplicate(exc: IntegrityError) -> bool:
+    """Whether `exc` refused a second record of one key (and not some other constraint)."""
+    diag = getattr(exc.orig, "diag", None)  # psycopg names the table
+    if diag is not None:
+        return diag.table_name == IdempotencyKey.__tablename__
+    return f"{IdempotencyKey.__tablename__}." in str(exc.orig)  # SQLite: "table.column"
+
+
+def remember(session: Session, key: str | None, location: str, status_code: int = 302,
+             *, endpoint: str | None = None) -> None:
+    """Record that `key` on this path answers a redirect to `location`; call it before the
+    commit that stores the effect. Raises `Duplicate` when another request holds the key
+    (on PostgreSQL this waits for that request's transaction to end first)."""
+    row = record_for(session, key, location, status_code, endpoint=endpoint)
+    if row is None:
+        return
     try:
-        session.connection().execute(_RECORD, {
-            "key_hash": _hash(endpoint, key), "endpoint": endpoint,
-            "status_code": status_code, "location": location,
-            "created_at": now.replace(minute=0, second=0, microsecond=0)})
+        session.connection().execute(RECORD, row)
     except IntegrityError as exc:
         raise Duplicate() from exc
 

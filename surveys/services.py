@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from challenge import clock
+from challenge import clock, idempotency
 from challenge.accounts.models import ConsentRecord
 from challenge.bulkinsert import insert_rows
 from challenge.errors import Conflict, DomainError, NotFound
@@ -334,24 +334,32 @@ _CLAIM_AND_SUBMIT = (update(_R)
                      .where(_R.c.id == bindparam("response_id"), _R.c.status == "draft")
                      .values(page_reached=_PAGE_REACHED, status="submitted",
                              resume_key_hash=None, submitted_on=bindparam("today")))
-_DROP_ANSWERS = delete(_A).where(_A.c.response_id == bindparam("response_id"),
-                                 _A.c.question_id.in_(bindparam("question_ids", expanding=True)))
+_DROP_ANSWERS = delete(_A).where(
+    _A.c.response_id == bindparam("replaced_of"),
+    _A.c.question_id.in_(bindparam("replaced_questions", expanding=True)))
 # PostgreSQL takes the ids as one array: an expanding IN is re-rendered for every execution,
 # which cost the web worker more than running the statement.
 _DROP_ANSWERS_PG = delete(_A).where(
-    _A.c.response_id == bindparam("response_id"),
-    _A.c.question_id == any_(bindparam("question_ids", type_=ARRAY(Integer))))
+    _A.c.response_id == bindparam("replaced_of"),
+    _A.c.question_id == any_(bindparam("replaced_questions", type_=ARRAY(Integer))))
+_ANSWER_COLUMNS = (*_ANSWER_ROW, "response_id", "question_id")
 _ADD_PARTICIPATION = insert(Participation.__table__)
 
 
 def save_page(session: Session, survey, draft: DraftRef, plan: PagePlan, *,
-              submitting: bool = False, user=None) -> None:
+              submitting: bool = False, user=None, remember: dict | None = None) -> None:
     """Store a planned page, and freeze the draft when `submitting`, in a few statements.
 
     The draft row is claimed first (only while it is still a draft), so two requests for
     one draft store one after the other and nothing is added to a submitted response.
     Every text is screened for adverse events as it is saved. Submitting records
     participation for accounts and erases the resume key; only the date is kept.
+    `remember` is the post's idempotency record (`idempotency.record_for`), stored with
+    the answers; `idempotency.Duplicate` when another post with that key came first.
+
+    After the claim, dropping the replaced answers, recording the post and inserting the
+    answers are one statement on PostgreSQL (`insert_rows` with `along`): every statement
+    costs the web worker and the database more than the rows it writes.
     """
     check_can_store(survey, plan, submitting=submitting)
     conn = session.connection()
@@ -364,7 +372,9 @@ def save_page(session: Session, survey, draft: DraftRef, plan: PagePlan, *,
     if claimed.rowcount != 1:
         raise Conflict("These answers were already submitted. Thank you!")
     drop = _DROP_ANSWERS_PG if conn.dialect.name == "postgresql" else _DROP_ANSWERS
-    conn.execute(drop, {"response_id": draft.id, "question_ids": list(plan.replace_ids)})
+    along = [(drop, {"replaced_of": draft.id, "replaced_questions": list(plan.replace_ids)})]
+    if remember is not None:
+        along.append((idempotency.RECORD, remember))
     rows = []
     for question, columns in plan.rows:
         row = {**columns, "response_id": draft.id, "question_id": question.id}
@@ -374,7 +384,12 @@ def save_page(session: Session, survey, draft: DraftRef, plan: PagePlan, *,
                           text=columns["text"])
             row["safety_flag_id"] = flag.id if flag is not None else None
         rows.append(row)
-    insert_rows(conn, _A, rows)
+    try:
+        insert_rows(conn, _A, rows, columns=_ANSWER_COLUMNS, along=along)
+    except IntegrityError as exc:
+        if idempotency.is_duplicate(exc):
+            raise idempotency.Duplicate() from exc
+        raise
     if submitting and _is_person(user):
         try:
             conn.execute(_ADD_PARTICIPATION, {"survey_id": survey.id, "user_id": user.id})

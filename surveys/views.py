@@ -233,8 +233,9 @@ def _store_page(dbs: Session, survey, questions, number: int, raw: dict, known: 
     try:
         services.check_can_store(survey, plan, submitting=submitting)
         begin_writing(dbs)
-        idempotency.remember(dbs, key, location)  # a repeat stops here
-        services.save_page(dbs, survey, draft, plan, submitting=submitting, user=current_user)
+        # A repeat stops at the claim (already submitted) or at its record (Duplicate).
+        services.save_page(dbs, survey, draft, plan, submitting=submitting, user=current_user,
+                           remember=idempotency.record_for(dbs, key, location))
         dbs.commit()
     except idempotency.Duplicate:
         end_failed_transaction()
