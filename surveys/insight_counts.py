@@ -117,8 +117,8 @@ def _words(need_ids: Sequence[int]) -> list[Sequence[int]]:
 
 def _per_response_columns(need_ids: Sequence[int], segment_ids: Sequence[int],
                           pack=func.sum) -> list:
-    """Aggregates over one response's answers: its segment values joined by ";" (NULL
-    without any answer row), and its packed ratings w0, w1...
+    """Aggregates over one response's answers: its segment values joined by ";" (an
+    empty value for a question not answered), and its packed ratings w0, w1...
 
     `pack` adds up a response's need codes; each need has its own bits, so any aggregate
     that combines disjoint bits will do (PostgreSQL's sum of bigint is numeric, bit_or
