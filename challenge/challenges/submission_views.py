@@ -25,7 +25,7 @@ from challenge.challenges import files as file_store
 from challenge.challenges import gallery as gallery_service
 from challenge.challenges import submissions, teams
 from challenge.challenges.submission_forms import GalleryForm, SubmissionForm, UploadForm
-from challenge.db import db_session
+from challenge.db import begin_writing, db_session
 from challenge.errorpages import render_error
 from challenge.errors import DomainError, NotFound
 from challenge.pagination import PER_PAGE, Page, page_number
@@ -295,10 +295,13 @@ def versions(submission_id: int):
 @bp.get("/files/<int:file_id>")
 @login_required
 def download(file_id: int):
-    """A stored file, as an attachment under its (sanitized) original name."""
+    """A stored file, as an attachment under its (sanitized) original name; audited."""
     dbs = db_session()
     stored = submissions.file_for_download(dbs, current_user, file_id)
     path = file_store.path_of(stored)
+    begin_writing(dbs)
+    submissions.record_download(dbs, current_user, stored, ip=request.remote_addr)
+    dbs.commit()
     response = send_file(path, as_attachment=True, download_name=stored.original_name,
                          mimetype=file_store.mimetype_of(stored.kind), max_age=0,
                          conditional=True, etag=stored.sha256)

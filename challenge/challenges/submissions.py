@@ -624,6 +624,14 @@ def file_for_download(session: Session, user: User | None, file_id: int) -> Subm
     return stored
 
 
+def record_download(session: Session, user: User, stored: SubmissionFile, *,
+                    ip: str | None = None) -> None:
+    """Audit that `user` fetched a stored file: like every export, each copy of an
+    entry's material that leaves the platform has its row (who, which file, when)."""
+    audit.record(session, "submission.file_downloaded", actor=user,
+                 target=f"submission:{stored.submission_id}", ip=ip, file_id=stored.id)
+
+
 def people_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, User]:
     """Users by id, in one query (authors of versions)."""
     wanted = sorted({i for i in ids if i is not None})

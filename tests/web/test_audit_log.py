@@ -498,6 +498,27 @@ def test_cli_exports(app, w, session, args, action, target, details):
     assert details.items() <= event.details.items(), event.details
 
 
+@pytest.mark.parametrize("who", ["member_a", "judge_assigned", "organizer"])
+def test_file_downloads(app, w, session, who):
+    client = as_(app, who)
+    since = mark(session)
+    clock.freeze(AT)
+    response = client.get(f"/files/{w.file_a}")
+    assert response.status_code == 200 and response.data
+    event = one(session, since, "submission.file_downloaded")
+    by(event, session, EMAILS[who])
+    assert event.target == f"submission:{w.sub_a}" and event.details == {"file_id": w.file_a}
+
+
+def test_a_refused_download_records_nothing(app, w, session):
+    client = as_(app, "judge_unassigned")
+    since = mark(session)
+    assert client.get(f"/files/{w.file_a}").status_code == 404
+    session.commit()
+    assert session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.id > since, AuditEvent.action == "submission.file_downloaded")) == 0
+
+
 # --- deletions ---------------------------------------------------------------------------------
 
 def test_file_removed(app, w, session):
